@@ -1,0 +1,62 @@
+/** The node's configuration from its command line and environment, checked at start-up. */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { ORIGIN_CODE_PATTERN, CITY_ORIGIN } from "../domain/case-number.js";
+
+export interface NodeConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  code: string;
+  name: string;
+  cityUrl: string;
+}
+
+export const DEFAULTS = {
+  port: 8788,
+  host: "127.0.0.1",
+  dataDir: "./data/edge",
+  code: "DEMO01",
+  name: "演示镇便民服务中心",
+  cityUrl: "http://127.0.0.1:8787",
+} as const;
+
+/** Parses `--port --host --data --code --name --city` (or TONGBAN_NODE_* variables); throws a readable error. */
+export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      data: { type: "string" },
+      code: { type: "string" },
+      name: { type: "string" },
+      city: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const portText = values.port ?? env.TONGBAN_NODE_PORT ?? String(DEFAULTS.port);
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port 应为 0–65535 的整数，收到 "${portText}"`);
+  const code = (values.code ?? env.TONGBAN_NODE_CODE ?? DEFAULTS.code).toUpperCase();
+  if (!ORIGIN_CODE_PATTERN.test(code) || code === CITY_ORIGIN) {
+    throw new Error(`--code 应为 2–12 位大写字母或数字且不能是 ${CITY_ORIGIN}，收到 "${code}"`);
+  }
+  const cityUrl = values.city ?? env.TONGBAN_CITY_URL ?? DEFAULTS.cityUrl;
+  let parsed: URL;
+  try {
+    parsed = new URL(cityUrl);
+  } catch {
+    throw new Error(`--city 应为 http(s) 地址，收到 "${cityUrl}"`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`--city 应为 http(s) 地址，收到 "${cityUrl}"`);
+  return {
+    port,
+    host: values.host ?? env.TONGBAN_NODE_HOST ?? DEFAULTS.host,
+    dataDir: resolve(values.data ?? env.TONGBAN_NODE_DATA ?? DEFAULTS.dataDir),
+    code,
+    name: values.name ?? env.TONGBAN_NODE_NAME ?? DEFAULTS.name,
+    cityUrl: parsed.toString().replace(/\/$/, ""),
+  };
+}

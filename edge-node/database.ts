@@ -1,0 +1,42 @@
+/** The node's embedded libSQL file: opened in WAL mode, migrated, seeded on first start. */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type Client } from "@libsql/client";
+import { count } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/libsql";
+import { migrate } from "drizzle-orm/libsql/migrator";
+import * as tables from "../schema/tables.js";
+import type { Db } from "../store/db.js";
+import { seedStatements } from "../store/seed.js";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../schema/migrations", import.meta.url));
+
+export interface NodeDatabase {
+  client: Client;
+  db: Db;
+  path: string;
+  /** Whether this start created the catalog from the bundled seed. */
+  seeded: boolean;
+}
+
+/** Opens (creating if needed) `<dataDir>/node.db`, applies migrations and seeds an empty catalog. */
+export async function openNodeDatabase(dataDir: string): Promise<NodeDatabase> {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, "node.db");
+  const client = createClient({ url: `file:${path}` });
+  // WAL lets the console read while intake writes; NORMAL is durable across process crashes.
+  await client.execute("PRAGMA journal_mode = WAL");
+  await client.execute("PRAGMA synchronous = NORMAL");
+  await client.execute("PRAGMA busy_timeout = 5000");
+  const db = drizzle(client, { schema: tables }) as unknown as Db;
+  await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
+  const [{ n }] = (await db.select({ n: count() }).from(tables.serviceItems)) as [{ n: number }];
+  let seeded = false;
+  if (n === 0) {
+    const stmts = seedStatements(new Date().toISOString());
+    await client.batch(stmts, "write");
+    seeded = true;
+  }
+  return { client, db, path, seeded };
+}

@@ -1,0 +1,32 @@
+/** `npm run edge -- --port 8788 --data ./data/edge --code DEMO01 --city http://127.0.0.1:8787` */
+import { serve } from "@hono/node-server";
+import { parseNodeConfig } from "./config.js";
+import { openNodeDatabase } from "./database.js";
+import { createNodeApp } from "./app.js";
+
+async function main() {
+  let config;
+  try {
+    config = parseNodeConfig(process.argv.slice(2));
+  } catch (err) {
+    console.error(`配置错误：${(err as Error).message}`);
+    process.exit(2);
+  }
+  const store = await openNodeDatabase(config.dataDir);
+  if (store.seeded) console.log(`已初始化本地数据库并载入内置事项目录与工作日历：${store.path}`);
+  const app = createNodeApp({ db: store.db, code: config.code, name: config.name, cityUrl: config.cityUrl, log: process.env.TONGBAN_LOG === "1" });
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    console.log(`乡镇节点 ${config.code}（${config.name}）已启动：http://${config.host}:${info.port}  数据目录 ${config.dataDir}`);
+  });
+  const stop = () => {
+    server.close(() => {
+      store.client.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+void main();

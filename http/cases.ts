@@ -1,0 +1,157 @@
+/** Case routes: window intake, listing, the case view, actions, receipt and one-time notice. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { isValidIdNumber } from "../domain/codes.js";
+import { CASE_NO_PATTERN } from "../domain/case-number.js";
+import { CASE_STATES, type CaseCommand } from "../domain/lifecycle.js";
+import { getItemRow } from "../store/catalog.js";
+import { getCase, getCaseEvents, intake, listCases, runCommand } from "../store/cases.js";
+import { caseView } from "./case-view.js";
+import { itemCodeSchema } from "./catalog.js";
+import { noticeHtml, receiptHtml } from "./documents.js";
+import { AppError, fromDomain } from "./errors.js";
+import type { CaseEnv } from "./env.js";
+import { jsonBody, zv } from "./validate.js";
+
+const materialIds = z.array(z.string().min(1).max(40)).max(50, "材料不超过50项");
+
+export const intakeSchema = z.object({
+  itemCode: itemCodeSchema,
+  applicant: z.object({
+    name: z.string().trim().min(1, "请填写申请人姓名").max(50, "姓名不超过50个字符"),
+    idNumber: z
+      .string()
+      .trim()
+      .transform((s) => s.toUpperCase())
+      .refine(isValidIdNumber, "公民身份号码不正确（校验位不符或出生日期无效）"),
+    phone: z
+      .string()
+      .trim()
+      .regex(/^(1\d{10}|0\d{2,3}-?\d{7,8})$/, "联系电话应为11位手机号或带区号的固定电话"),
+  }),
+  materials: materialIds,
+});
+
+const text = (msg: string, max = 500) => z.string().trim().min(1, msg).max(max, `不超过${max}个字符`);
+
+export const commandSchema = z.discriminatedUnion(
+  "action",
+  [
+    z.object({ action: z.literal("accept"), materials: materialIds.optional() }),
+    z.object({ action: z.literal("refuse"), reason: text("请填写不予受理的理由") }),
+    z.object({ action: z.literal("request-supplement"), missing: materialIds.min(1, "请列出全部缺少的材料"), note: z.string().max(500).optional() }),
+    z.object({ action: z.literal("supplement"), materials: materialIds.min(1, "请列出补交的材料") }),
+    z.object({ action: z.literal("forward"), note: z.string().max(500).optional() }),
+    z.object({
+      action: z.literal("opinion"),
+      department: text("请填写部门编码", 20),
+      opinion: z.enum(["agree", "disagree"], { message: "意见应为 agree 或 disagree" }),
+      comment: z.string().max(500).optional(),
+    }),
+    z.object({ action: z.literal("escalate"), authority: text("请填写上级机关") }),
+    z.object({ action: z.literal("suspend"), reason: text("请填写暂停计时事由") }),
+    z.object({ action: z.literal("resume") }),
+    z.object({
+      action: z.literal("decide"),
+      decision: z.enum(["grant", "deny"], { message: "decision 应为 grant（准予）或 deny（不予）" }),
+      reason: z.string().trim().max(1000).optional(),
+    }),
+    z.object({ action: z.literal("deliver"), method: z.enum(["window", "post", "electronic"]).optional() }),
+  ],
+  { message: "action 应为 accept、refuse、request-supplement、supplement、forward、opinion、escalate、suspend、resume、decide 或 deliver" },
+);
+
+const caseNoParam = z.object({ caseNo: z.string().regex(CASE_NO_PATTERN, "办件编号格式应为 节点编码-yyyymmdd-序号") });
+
+const listQuery = z.object({
+  state: z.enum(CASE_STATES as [string, ...string[]], { message: `state 应为 ${CASE_STATES.join("、")} 之一` }).optional(),
+  light: z.enum(["green", "yellow", "red"], { message: "light 应为 green、yellow 或 red" }).optional(),
+  page: z.coerce.number().int().min(1).max(10_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+/** The case routes of a window (a node's, or later the city hall's). */
+export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
+  const loadForDocument = async (c: { var: CaseEnv["Variables"] }, caseNo: string) => {
+    const kase = await getCase(c.var.db, caseNo);
+    if (!kase) throw fromDomain({ code: "not_found", what: "case", id: caseNo });
+    const item = await getItemRow(c.var.db, kase.itemCode);
+    if (!item) throw fromDomain({ code: "not_found", what: "item", id: kase.itemCode });
+    return { kase, item };
+  };
+
+  return new Hono<CaseEnv>()
+    .post("/api/cases", jsonBody(intakeSchema), async (c) => {
+      const body = c.req.valid("json");
+      const now = c.var.now();
+      const res = await intake(c.var.db, {
+        origin: c.var.origin,
+        actor: c.var.actor,
+        channel: "window",
+        itemCode: body.itemCode,
+        applicant: body.applicant,
+        materials: body.materials,
+        at: now,
+      });
+      if (!res.ok) throw fromDomain(res.error);
+      const view = caseView(res.case, { now, materials: res.item!.materials, role: c.var.role });
+      c.header("Location", `/api/cases/${res.case.caseNo}`);
+      return c.json(
+        {
+          ...view,
+          deadline: view.deadline,
+          warnings: res.warnings,
+          receiptUrl: `/api/cases/${res.case.caseNo}/receipt`,
+          noticeUrl: res.case.missing.length || res.case.deferred.length ? `/api/cases/${res.case.caseNo}/notice` : null,
+        },
+        201,
+      );
+    })
+    .get("/api/cases", zv("query", listQuery), async (c) => {
+      const q = c.req.valid("query");
+      const now = c.var.now();
+      const { cases, total } = await listCases(c.var.db, { ...q, state: q.state as never, now });
+      const items = new Map<string, Awaited<ReturnType<typeof getItemRow>>>();
+      const out = [];
+      for (const k of cases) {
+        if (!items.has(k.itemCode)) items.set(k.itemCode, await getItemRow(c.var.db, k.itemCode));
+        out.push(caseView(k, { now, materials: items.get(k.itemCode)?.materials ?? [] }));
+      }
+      return c.json({ cases: out, total });
+    })
+    .get("/api/cases/:caseNo", zv("param", caseNoParam), async (c) => {
+      const { caseNo } = c.req.valid("param");
+      const { kase, item } = await loadForDocument(c, caseNo);
+      const events = await getCaseEvents(c.var.db, caseNo);
+      return c.json(caseView(kase, { now: c.var.now(), materials: item.materials, unmasked: true, role: c.var.role, events }));
+    })
+    .post("/api/cases/:caseNo/actions", zv("param", caseNoParam), jsonBody(commandSchema), async (c) => {
+      const { caseNo } = c.req.valid("param");
+      const now = c.var.now();
+      const res = await runCommand(c.var.db, caseNo, {
+        origin: c.var.origin,
+        actor: c.var.actor,
+        role: c.var.role,
+        at: now,
+        command: c.req.valid("json") as CaseCommand,
+      });
+      if (!res.ok) throw fromDomain(res.error);
+      const item = await getItemRow(c.var.db, res.case.itemCode);
+      return c.json({
+        ...caseView(res.case, { now, materials: item?.materials ?? [], role: c.var.role }),
+        event: { origin: res.event.origin, seq: res.event.seq, type: res.event.type, hash: res.event.hash },
+        warnings: res.warnings,
+      });
+    })
+    .get("/api/cases/:caseNo/receipt", zv("param", caseNoParam), async (c) => {
+      const { kase, item } = await loadForDocument(c, c.req.valid("param").caseNo);
+      return c.html(receiptHtml(kase, item, { office: c.var.office, trackUrl: opts.trackUrl(kase.caseNo), now: c.var.now() }));
+    })
+    .get("/api/cases/:caseNo/notice", zv("param", caseNoParam), async (c) => {
+      const { kase, item } = await loadForDocument(c, c.req.valid("param").caseNo);
+      if (kase.missing.length === 0 && kase.deferred.length === 0) {
+        throw new AppError("invalid_state", "本件材料齐全，没有需要一次性告知的材料", { state: kase.state, caseNo: kase.caseNo });
+      }
+      return c.html(noticeHtml(kase, item, { office: c.var.office, trackUrl: opts.trackUrl(kase.caseNo), now: c.var.now() }));
+    });
+}

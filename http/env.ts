@@ -1,0 +1,23 @@
+/** The Hono environment that shared routes rely on; each shell fills these per request. */
+import type { Db } from "../store/db.js";
+
+export interface SharedVariables {
+  /** The drizzle database of this request (D1 at the city, the libSQL file on a node). */
+  db: Db;
+  /** The clock; injected so tests can pin time, `() => new Date()` in production. */
+  now: () => Date;
+}
+
+export type SharedEnv = { Variables: SharedVariables };
+
+/** What case routes also need: who is writing, from which origin. */
+export interface CaseVariables extends SharedVariables {
+  /** The origin code events are written under (the node's code, or the city's). */
+  origin: string;
+  role: import("../domain/lifecycle.js").Role;
+  actor: string;
+  /** The name printed on receipts and notices. */
+  office: string;
+}
+
+export type CaseEnv = { Variables: CaseVariables };

@@ -1,0 +1,105 @@
+/**
+ * One error class with a closed set of codes, rendered as RFC 9457 `application/problem+json`.
+ * The core returns results; only the HTTP edge throws, and one `onError` renders.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { DomainError } from "../domain/lifecycle.js";
+import { ACTION_LABELS, CASE_KIND_LABELS, CASE_STATE_LABELS } from "../domain/lifecycle.js";
+
+export const ERROR_CODES = {
+  bad_request: { status: 400, title: "请求格式错误" },
+  validation_failed: { status: 400, title: "请求参数不合法" },
+  unknown_materials: { status: 400, title: "材料编号不属于该事项" },
+  invalid_command: { status: 400, title: "操作参数不合法" },
+  unauthorized: { status: 401, title: "未认证" },
+  forbidden: { status: 403, title: "无权执行该操作" },
+  forbidden_role: { status: 403, title: "当前角色无权执行该操作" },
+  not_found: { status: 404, title: "资源不存在" },
+  item_not_found: { status: 404, title: "事项不存在" },
+  case_not_found: { status: 404, title: "办件不存在" },
+  invalid_state: { status: 409, title: "当前状态下不能执行该操作" },
+  conflict: { status: 409, title: "与现有数据冲突" },
+  internal: { status: 500, title: "服务器内部错误" },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The only error thrown at the HTTP edge; `extra` members are added to the problem body. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+    this.name = "AppError";
+  }
+
+  get status(): ContentfulStatusCode {
+    return ERROR_CODES[this.code].status;
+  }
+
+  /** The problem+json body. */
+  toProblem(instance?: string): Record<string, unknown> {
+    return {
+      type: `https://tongban.example.cn/problems/${this.code.replaceAll("_", "-")}`,
+      title: ERROR_CODES[this.code].title,
+      status: this.status,
+      detail: this.detail,
+      code: this.code,
+      ...(instance ? { instance } : {}),
+      ...this.extra,
+    };
+  }
+}
+
+/** Renders a problem response. */
+export function problemResponse(c: Context, err: AppError): Response {
+  return c.body(JSON.stringify(err.toProblem(new URL(c.req.url).pathname)), err.status, {
+    "content-type": "application/problem+json; charset=utf-8",
+  });
+}
+
+/** The one `onError` of every app: AppErrors as they are, anything else as a 500 that leaks nothing. */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof AppError) return problemResponse(c, err);
+  if (err instanceof HTTPException && err.status < 500) {
+    const detail = /malformed json/i.test(err.message) ? "请求体不是合法的 JSON" : err.message || "请求无效";
+    return problemResponse(c, new AppError(err.status === 401 ? "unauthorized" : "bad_request", detail, { field: "body" }));
+  }
+  console.error("unhandled error", c.req.method, c.req.path, err);
+  return problemResponse(c, new AppError("internal", "服务器内部错误，请稍后再试"));
+}
+
+/** 404 for unknown routes, in the same shape. */
+export function notFound(c: Context): Response {
+  return problemResponse(c, new AppError("not_found", `没有这个地址：${c.req.method} ${c.req.path}`));
+}
+
+/** Maps a domain error to the AppError the edge throws. */
+export function fromDomain(e: DomainError | { code: "not_found"; what: "case" | "item"; id: string }): AppError {
+  switch (e.code) {
+    case "not_found":
+      return e.what === "case"
+        ? new AppError("case_not_found", `办件 ${e.id} 不存在`, { caseNo: e.id })
+        : new AppError("item_not_found", `事项 ${e.id} 不存在`, { itemCode: e.id });
+    case "invalid_state":
+      return new AppError(
+        "invalid_state",
+        `办件当前状态为“${CASE_STATE_LABELS[e.state]}”（${e.state}，${CASE_KIND_LABELS[e.kind]}），不能执行“${ACTION_LABELS[e.action]}”（${e.action}）`,
+        { state: e.state, kind: e.kind, action: e.action, allowedIn: e.allowedIn },
+      );
+    case "forbidden_role":
+      return new AppError("forbidden_role", `角色 ${e.role} 不能执行“${ACTION_LABELS[e.action]}”`, {
+        role: e.role,
+        action: e.action,
+        allowedRoles: e.allowedRoles,
+      });
+    case "unknown_materials":
+      return new AppError("unknown_materials", `以下材料编号不属于该事项：${e.ids.join("、")}`, { field: "materials", ids: e.ids });
+    case "invalid_command":
+      return new AppError("invalid_command", e.message, { field: e.field });
+  }
+}

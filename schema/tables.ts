@@ -1,0 +1,187 @@
+/**
+ * The one database schema of Tongban. Applied unchanged to the city's D1 and to every
+ * township node's libSQL file, so everything here must be plain SQLite.
+ * Instants are ISO-8601 UTC strings (`2026-11-22T01:30:00.000Z`); dates are Asia/Shanghai `YYYY-MM-DD`.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type {
+  ComplaintChannel,
+  Fee,
+  LimitUnit,
+  MaterialSpec,
+  Place,
+  ProcedureStep,
+  ServiceItemKind,
+} from "./types.js";
+
+/** 进驻部门: a department with a window at the centre. */
+export const departments = sqliteTable("departments", {
+  code: text("code").primaryKey(),
+  name: text("name").notNull(),
+  /** 统一社会信用代码 of the department (18 characters, GB 32100). */
+  creditCode: text("credit_code").notNull(),
+  sortOrder: integer("sort_order").notNull().default(0),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** 政务服务事项 with every 办事指南 (十公开) field. */
+export const serviceItems = sqliteTable(
+  "service_items",
+  {
+    /** 实施编码: department credit code (18) + level digit + basic code (12). */
+    code: text("code").primaryKey(),
+    /** 基本编码 (12 characters). */
+    basicCode: text("basic_code").notNull(),
+    name: text("name").notNull(),
+    departmentCode: text("department_code")
+      .notNull()
+      .references(() => departments.code),
+    /** Case kind the item is handled as: immediate | promised | joint | escalated | special. */
+    kind: text("kind").$type<ServiceItemKind>().notNull(),
+    /** 事项类型 label, e.g. 行政许可 (derived from the basic code when seeded). */
+    category: text("category").notNull(),
+    /** 实施层级 digit of the implementation code (1 national … 5 township). */
+    level: integer("level").notNull(),
+    content: text("content").notNull(),
+    legalBasis: text("legal_basis", { mode: "json" }).$type<string[]>().notNull(),
+    conditions: text("conditions", { mode: "json" }).$type<string[]>().notNull(),
+    materials: text("materials", { mode: "json" }).$type<MaterialSpec[]>().notNull(),
+    procedure: text("procedure", { mode: "json" }).$type<ProcedureStep[]>().notNull(),
+    statutoryLimitValue: integer("statutory_limit_value").notNull(),
+    statutoryLimitUnit: text("statutory_limit_unit").$type<LimitUnit>().notNull(),
+    promisedLimitValue: integer("promised_limit_value").notNull(),
+    promisedLimitUnit: text("promised_limit_unit").$type<LimitUnit>().notNull(),
+    fees: text("fees", { mode: "json" }).$type<Fee[]>().notNull(),
+    resultType: text("result_type").notNull(),
+    resultName: text("result_name").notNull(),
+    complaintChannel: text("complaint_channel", { mode: "json" }).$type<ComplaintChannel>().notNull(),
+    places: text("places", { mode: "json" }).$type<Place[]>().notNull(),
+    /** Where the window is, in words (办理地点). */
+    address: text("address").notNull(),
+    /** 网上办理深度 1..4 (一星 … 四星). */
+    onlineDepth: integer("online_depth").notNull(),
+    /** Collaborating departments of a joint item (联办件); the item's own department leads. */
+    jointDepartments: text("joint_departments", { mode: "json" }).$type<string[]>().notNull(),
+    consultPhone: text("consult_phone").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("service_items_department_idx").on(t.departmentCode)],
+);
+
+/** Calendar overrides: public holidays and 调休 working days. Ordinary weekdays work, weekends rest. */
+export const calendarDays = sqliteTable("calendar_days", {
+  date: text("date").primaryKey(),
+  /** holiday: no work on a weekday; workday: an adjusted (调休) working weekend day. */
+  kind: text("kind").$type<"holiday" | "workday">().notNull(),
+  name: text("name").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** Years whose official arrangement has been entered; deadlines beyond them carry a warning. */
+export const calendarYears = sqliteTable("calendar_years", {
+  year: integer("year").primaryKey(),
+  source: text("source").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** 分中心节点: township edge nodes known to the city (and a node's own identity row). */
+export const nodes = sqliteTable("nodes", {
+  code: text("code").primaryKey(),
+  name: text("name").notNull(),
+  publicJwk: text("public_jwk", { mode: "json" }).$type<Record<string, string>>(),
+  enrolledAt: text("enrolled_at"),
+  revokedAt: text("revoked_at"),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** 办件: the current state of a case, a projection of its events. */
+export const cases = sqliteTable(
+  "cases",
+  {
+    caseNo: text("case_no").primaryKey(),
+    queryCode: text("query_code").notNull(),
+    /** Where the case was created: a node code, or the city's origin code. */
+    origin: text("origin").notNull(),
+    channel: text("channel").$type<"window" | "online">().notNull(),
+    itemCode: text("item_code").notNull(),
+    itemName: text("item_name").notNull(),
+    departmentCode: text("department_code").notNull(),
+    itemKind: text("item_kind").$type<ServiceItemKind>().notNull(),
+    /** One of the seven kinds; returned/supplement replace the item kind while they apply. */
+    kind: text("kind").notNull(),
+    state: text("state").notNull(),
+    applicantName: text("applicant_name").notNull(),
+    applicantIdNumber: text("applicant_id_number").notNull(),
+    applicantPhone: text("applicant_phone").notNull(),
+    /** Material ids received so far. */
+    materials: text("materials", { mode: "json" }).$type<string[]>().notNull(),
+    /** Material ids still missing (the one-time notice). */
+    missing: text("missing", { mode: "json" }).$type<string[]>().notNull(),
+    /** Required materials accepted under 容缺受理, to be handed in later. */
+    deferred: text("deferred", { mode: "json" }).$type<string[]>().notNull(),
+    /** State to return to once the missing materials arrive. */
+    resumeState: text("resume_state"),
+    limitValue: integer("limit_value").notNull(),
+    limitUnit: text("limit_unit").$type<LimitUnit>().notNull(),
+    acceptedAt: text("accepted_at"),
+    deadlineAt: text("deadline_at"),
+    deadlineDate: text("deadline_date"),
+    /** Closed and open clock suspensions (暂停计时). */
+    suspensions: text("suspensions", { mode: "json" })
+      .$type<{ from: string; to: string | null; reason: string }[]>()
+      .notNull(),
+    /** Per-department opinions of a joint case (并联审批). */
+    opinions: text("opinions", { mode: "json" })
+      .$type<{ department: string; opinion: "agree" | "disagree"; comment: string; at: string }[]>()
+      .notNull(),
+    /** Departments the case was forwarded to (lead first). */
+    reviewDepartments: text("review_departments", { mode: "json" }).$type<string[]>().notNull(),
+    decision: text("decision").$type<"grant" | "deny">(),
+    decisionReason: text("decision_reason"),
+    decidedAt: text("decided_at"),
+    refusedReason: text("refused_reason"),
+    deliveredAt: text("delivered_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    index("cases_state_idx").on(t.state),
+    index("cases_origin_idx").on(t.origin),
+    index("cases_deadline_idx").on(t.deadlineAt),
+  ],
+);
+
+/**
+ * The event log: every change to a case, once, at one origin. `(origin, seq)` is the key,
+ * `hash = SHA-256(prevHash ‖ canonical(event))` chains each origin's log.
+ */
+export const caseEvents = sqliteTable(
+  "case_events",
+  {
+    origin: text("origin").notNull(),
+    seq: integer("seq").notNull(),
+    caseNo: text("case_no").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    actor: text("actor").notNull(),
+    /** The origin's clock when the event happened. */
+    occurredAt: text("occurred_at").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+    /** The city's clock when it stored the event (null on a node until sync). */
+    receivedAt: text("received_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.origin, t.seq] }),
+    index("case_events_case_idx").on(t.caseNo),
+    uniqueIndex("case_events_hash_idx").on(t.hash),
+  ],
+);
+
+/** Small key/value settings of a database (e.g. a node's own code). */
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+  updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+});

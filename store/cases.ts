@@ -1,0 +1,212 @@
+/**
+ * Cases and their event log. Every change is an event appended to its origin's hash chain and
+ * applied to the `cases` projection in one `db.batch` — atomic on D1 and on libSQL alike.
+ * Concurrency is optimistic: `(origin, seq)` and `case_no` are unique, so of two writers that
+ * read the same chain head only one commits; the other re-reads and decides again.
+ */
+import { and, asc, count, desc, eq, like, sql, type SQL } from "drizzle-orm";
+import { caseEvents, cases } from "../schema/tables.js";
+import {
+  applyEvent,
+  decide,
+  openCase,
+  type CaseCommand,
+  type CaseEventDraft,
+  type CaseSnapshot,
+  type CaseState,
+  type DomainError,
+  type IntakeInput,
+  type Role,
+} from "../domain/lifecycle.js";
+import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
+import { caseNoDayPrefix, formatCaseNo, newQueryCode } from "../domain/case-number.js";
+import { lightAt, type Light, type TimeWarning, type WorkCalendar } from "../domain/time.js";
+import { isUniqueViolation, type Db } from "./db.js";
+import { getItemRow, itemForCase, type ItemRow } from "./catalog.js";
+import { loadCalendar } from "./calendar.js";
+
+const MAX_ATTEMPTS = 8;
+
+export type StoredEvent = ChainedEvent & { receivedAt: string | null };
+
+/** Outcome of a write: the case after it, or why nothing was written. */
+export type WriteResult =
+  | { ok: true; case: CaseSnapshot; event: StoredEvent; warnings: TimeWarning[] }
+  | { ok: false; error: DomainError | { code: "not_found"; what: "case" | "item"; id: string } };
+
+/** One case, or null. */
+export async function getCase(db: Db, caseNo: string): Promise<CaseSnapshot | null> {
+  const rows = await db.select().from(cases).where(eq(cases.caseNo, caseNo)).limit(1);
+  return (rows[0] as CaseSnapshot | undefined) ?? null;
+}
+
+/** A case's events in the order they happened (by origin clock, then origin and seq). */
+export async function getCaseEvents(db: Db, caseNo: string): Promise<StoredEvent[]> {
+  const rows = await db
+    .select()
+    .from(caseEvents)
+    .where(eq(caseEvents.caseNo, caseNo))
+    .orderBy(asc(caseEvents.occurredAt), asc(caseEvents.origin), asc(caseEvents.seq));
+  return rows as StoredEvent[];
+}
+
+/** The head of an origin's chain: its last seq and hash (0 and the genesis hash when empty). */
+export async function chainHead(db: Db, origin: string): Promise<{ seq: number; hash: string }> {
+  const rows = await db
+    .select({ seq: caseEvents.seq, hash: caseEvents.hash })
+    .from(caseEvents)
+    .where(eq(caseEvents.origin, origin))
+    .orderBy(desc(caseEvents.seq))
+    .limit(1);
+  return rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+}
+
+/** Appends one event at `origin` and writes the case it produces, atomically. Throws on a lost race. */
+async function commit(
+  db: Db,
+  origin: string,
+  actor: string,
+  at: Date,
+  before: CaseSnapshot | null,
+  draft: CaseEventDraft,
+): Promise<{ case: CaseSnapshot; event: StoredEvent }> {
+  const head = await chainHead(db, origin);
+  const event = await chainEvent(head.hash, {
+    origin,
+    seq: head.seq + 1,
+    caseNo: draft.caseNo,
+    type: draft.type,
+    payload: draft.payload,
+    actor,
+    occurredAt: at.toISOString(),
+  });
+  const after = applyEvent(before, draft);
+  const insertEvent = db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null });
+  const writeCase = before
+    ? db.update(cases).set(after).where(eq(cases.caseNo, after.caseNo))
+    : db.insert(cases).values(after);
+  await db.batch([insertEvent, writeCase]);
+  return { case: after, event: { ...event, receivedAt: null } };
+}
+
+async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isUniqueViolation(err) || i >= MAX_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** The next free case number of an origin's local day. */
+async function nextCaseNo(db: Db, origin: string, at: Date): Promise<string> {
+  const prefix = caseNoDayPrefix(origin, at);
+  const rows = await db
+    .select({ caseNo: cases.caseNo })
+    .from(cases)
+    .where(like(cases.caseNo, `${prefix}%`))
+    .orderBy(desc(sql`length(${cases.caseNo})`), desc(cases.caseNo))
+    .limit(1);
+  const last = rows[0] ? Number(rows[0].caseNo.slice(prefix.length)) : 0;
+  return formatCaseNo(origin, at, last + 1);
+}
+
+export interface IntakeRequest {
+  origin: string;
+  actor: string;
+  channel: IntakeInput["channel"];
+  itemCode: string;
+  applicant: IntakeInput["applicant"];
+  materials: string[];
+  at: Date;
+  calendar?: WorkCalendar;
+}
+
+/** Opens a case at a window (or from an online filing): numbers it, checks materials, stores `opened`. */
+export async function intake(db: Db, req: IntakeRequest): Promise<WriteResult & { item?: ItemRow }> {
+  const row = await getItemRow(db, req.itemCode);
+  if (!row) return { ok: false, error: { code: "not_found", what: "item", id: req.itemCode } };
+  const calendar = req.calendar ?? (await loadCalendar(db));
+  return retrying(async () => {
+    const caseNo = await nextCaseNo(db, req.origin, req.at);
+    const opened = openCase(calendar, itemForCase(row), {
+      caseNo,
+      queryCode: newQueryCode(),
+      origin: req.origin,
+      channel: req.channel,
+      applicant: req.applicant,
+      materials: req.materials,
+      at: req.at,
+    });
+    if (!opened.ok) return opened;
+    const done = await commit(db, req.origin, req.actor, req.at, null, opened.value.event);
+    return { ok: true as const, ...done, warnings: opened.value.warnings, item: row };
+  });
+}
+
+export interface CommandRequest {
+  origin: string;
+  actor: string;
+  role: Role;
+  at: Date;
+  command: CaseCommand;
+}
+
+/** Runs a command on a case: the transition table decides, the event and the new case are stored together. */
+export async function runCommand(db: Db, caseNo: string, req: CommandRequest): Promise<WriteResult> {
+  const calendar = await loadCalendar(db);
+  return retrying(async () => {
+    const current = await getCase(db, caseNo);
+    if (!current) return { ok: false, error: { code: "not_found", what: "case", id: caseNo } };
+    const row = await getItemRow(db, current.itemCode);
+    if (!row) return { ok: false, error: { code: "not_found", what: "item", id: current.itemCode } };
+    const decided = decide(current, req.command, { role: req.role, at: req.at, calendar, item: itemForCase(row) });
+    if (!decided.ok) return decided;
+    const done = await commit(db, req.origin, req.actor, req.at, current, decided.value.event);
+    return { ok: true, ...done, warnings: decided.value.warnings };
+  });
+}
+
+/** The light of a case: against now while open, against the decision once decided; none without a deadline. */
+export function caseLight(c: Pick<CaseSnapshot, "deadlineAt" | "decidedAt" | "state">, now: Date): Light | null {
+  if (!c.deadlineAt || c.state === "refused") return null;
+  return lightAt(c.deadlineAt, c.decidedAt ?? now);
+}
+
+export interface CaseListQuery {
+  state?: CaseState;
+  light?: Light;
+  origin?: string;
+  page: number;
+  pageSize: number;
+  now: Date;
+}
+
+/** Lists cases, newest first, filtered by state and by light (computed in SQL from the stored deadline). */
+export async function listCases(db: Db, q: CaseListQuery): Promise<{ cases: CaseSnapshot[]; total: number }> {
+  const where: SQL[] = [];
+  if (q.state) where.push(eq(cases.state, q.state));
+  if (q.origin) where.push(eq(cases.origin, q.origin));
+  if (q.light) {
+    const nowIso = q.now.toISOString();
+    // The light is judged at the decision for decided cases and at `now` for the rest.
+    const t = sql`coalesce(${cases.decidedAt}, ${nowIso})`;
+    where.push(sql`${cases.deadlineAt} IS NOT NULL AND ${cases.state} <> 'refused'`);
+    if (q.light === "red") where.push(sql`${cases.deadlineAt} < ${t}`);
+    if (q.light === "yellow") where.push(sql`${cases.deadlineAt} >= ${t} AND ${cases.deadlineDate} = date(${t}, '+8 hours')`);
+    if (q.light === "green") where.push(sql`${cases.deadlineAt} >= ${t} AND ${cases.deadlineDate} > date(${t}, '+8 hours')`);
+  }
+  const cond = where.length ? and(...where) : undefined;
+  const [rows, totals] = await Promise.all([
+    db
+      .select()
+      .from(cases)
+      .where(cond)
+      .orderBy(desc(cases.createdAt), desc(cases.caseNo))
+      .limit(q.pageSize)
+      .offset((q.page - 1) * q.pageSize),
+    db.select({ n: count() }).from(cases).where(cond),
+  ]);
+  return { cases: rows as CaseSnapshot[], total: totals[0]?.n ?? 0 };
+}

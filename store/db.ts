@@ -1,0 +1,24 @@
+/**
+ * The database handle that all shared repository code takes: drizzle's async SQLite API with
+ * `batch`, which both drizzle-orm/d1 (the city) and drizzle-orm/libsql (a node) provide.
+ */
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import * as tables from "../schema/tables.js";
+
+export { tables };
+export type Tables = typeof tables;
+
+/** Any drizzle async SQLite database over the Tongban schema that supports atomic batches. */
+export type Db = BaseSQLiteDatabase<"async", unknown, Tables> & {
+  batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(batch: T): Promise<BatchResponse<T>>;
+};
+
+/** Whether an error (possibly wrapped by drizzle) is a SQLite uniqueness violation. */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const msg = String((e as { message?: unknown }).message ?? "");
+    if (/UNIQUE constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/.test(msg)) return true;
+  }
+  return false;
+}

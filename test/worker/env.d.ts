@@ -1,0 +1,11 @@
+import type { D1Migration } from "@cloudflare/vitest-pool-workers";
+import type { Bindings } from "../../workers/env.js";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends Bindings {
+      TEST_MIGRATIONS: D1Migration[];
+      TEST_SEED: string[];
+    }
+  }
+}

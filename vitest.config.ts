@@ -1,0 +1,39 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { seedStatements } from "./store/seed.js";
+
+const migrations = await readD1Migrations("./schema/migrations");
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Pure domain core and the township node (real libSQL files, real HTTP on 127.0.0.1).
+        test: {
+          name: "node",
+          include: ["test/domain/**/*.test.ts", "test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // The city worker inside workerd with local D1 and R2.
+        plugins: [
+          cloudflareTest({
+            main: "./workers/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { TEST_MIGRATIONS: migrations, TEST_SEED: seedStatements() },
+            },
+          }),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          setupFiles: ["./test/worker/setup.ts"],
+        },
+      },
+    ],
+  },
+});

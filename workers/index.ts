@@ -1,0 +1,4 @@
+/** Worker entry point. */
+import { createCityApp } from "./app.js";
+
+export default createCityApp();
