@@ -21,7 +21,7 @@ import {
 import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import { caseNoDayPrefix, formatCaseNo, newQueryCode } from "../domain/case-number.js";
 import { lightAt, type Light, type TimeWarning, type WorkCalendar } from "../domain/time.js";
-import { isUniqueViolation, type Db } from "./db.js";
+import { isUniqueViolation, serialized, type Db } from "./db.js";
 import { getItemRow, itemForCase, type ItemRow } from "./catalog.js";
 import { loadCalendar } from "./calendar.js";
 
@@ -89,14 +89,19 @@ async function commit(
   return { case: after, event: { ...event, receivedAt: null } };
 }
 
-async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!isUniqueViolation(err) || i >= MAX_ATTEMPTS) throw err;
+/** Runs a read-decide-write attempt until it does not lose a race on a unique key. */
+function retrying<T>(db: Db, attempt: () => Promise<T>): Promise<T> {
+  return serialized(db, async () => {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!isUniqueViolation(err) || i >= MAX_ATTEMPTS) throw err;
+        // Another isolate won: back off a little, with jitter, and decide again on fresh state.
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * i));
+      }
     }
-  }
+  });
 }
 
 /** The next free case number of an origin's local day. */
@@ -128,7 +133,7 @@ export async function intake(db: Db, req: IntakeRequest): Promise<WriteResult & 
   const row = await getItemRow(db, req.itemCode);
   if (!row) return { ok: false, error: { code: "not_found", what: "item", id: req.itemCode } };
   const calendar = req.calendar ?? (await loadCalendar(db));
-  return retrying(async () => {
+  return retrying(db, async () => {
     const caseNo = await nextCaseNo(db, req.origin, req.at);
     const opened = openCase(calendar, itemForCase(row), {
       caseNo,
@@ -156,7 +161,7 @@ export interface CommandRequest {
 /** Runs a command on a case: the transition table decides, the event and the new case are stored together. */
 export async function runCommand(db: Db, caseNo: string, req: CommandRequest): Promise<WriteResult> {
   const calendar = await loadCalendar(db);
-  return retrying(async () => {
+  return retrying(db, async () => {
     const current = await getCase(db, caseNo);
     if (!current) return { ok: false, error: { code: "not_found", what: "case", id: caseNo } };
     const row = await getItemRow(db, current.itemCode);

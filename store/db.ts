@@ -22,3 +22,20 @@ export function isUniqueViolation(err: unknown): boolean {
   }
   return false;
 }
+
+const queues = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * Runs `fn` after every earlier writer of the same database handle in this process has finished.
+ * A node has one handle, so its writers never race; the city's isolates still race one another,
+ * which the unique keys and `retrying` settle.
+ */
+export function serialized<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(db) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  queues.set(
+    db,
+    run.catch(() => undefined),
+  );
+  return run;
+}

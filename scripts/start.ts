@@ -1,0 +1,54 @@
+/**
+ * `npm start`: local D1 migrated and seeded, the city worker (wrangler dev) on :8787 and one
+ * township node on :8788. Ctrl-C stops both.
+ */
+import { DEFAULTS } from "../edge-node/config.js";
+import { prepareLocalD1, startCity, startNode, stopGroup, waitForOk } from "./lib/wrangler.js";
+
+const cityPort = Number(process.env.TONGBAN_CITY_PORT ?? 8787);
+const nodePort = Number(process.env.TONGBAN_NODE_PORT ?? DEFAULTS.port);
+const city = `http://127.0.0.1:${cityPort}`;
+const nodeUrl = `http://127.0.0.1:${nodePort}`;
+
+console.log("准备本地 D1：应用迁移并载入事项目录与工作日历 …");
+prepareLocalD1();
+
+const children = [
+  startCity(cityPort),
+  startNode(["--port", String(nodePort), "--data", process.env.TONGBAN_NODE_DATA ?? DEFAULTS.dataDir, "--city", city]),
+];
+const [cityProc, nodeProc] = children as [NonNullable<(typeof children)[0]>, NonNullable<(typeof children)[1]>];
+for (const [name, child] of [["city", cityProc], ["node", nodeProc]] as const) {
+  child.stdout?.on("data", (d: Buffer) => process.stdout.write(`[${name}] ${d}`));
+  child.stderr?.on("data", (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
+  child.on("exit", (code) => {
+    if (!stopping) {
+      console.error(`${name} 进程意外退出（${code}），正在停止全部服务`);
+      shutdown(1);
+    }
+  });
+}
+
+let stopping = false;
+function shutdown(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) stopGroup(c);
+  setTimeout(() => process.exit(code), 1500).unref();
+}
+process.on("SIGINT", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+
+try {
+  await Promise.all([waitForOk(`${city}/healthz`, 60_000, cityProc), waitForOk(`${nodeUrl}/healthz`, 60_000, nodeProc)]);
+} catch (err) {
+  console.error(`启动失败：${(err as Error).message}`);
+  shutdown(1);
+}
+if (!stopping) {
+  console.log(`
+通办已在本地运行：
+  市级中心（Cloudflare Worker，本地 D1/R2）  ${city}
+  乡镇节点（Node + libSQL，窗口工作台）       ${nodeUrl}
+按 Ctrl-C 停止。`);
+}

@@ -1,0 +1,72 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { seedItems } from "../../schema/seed/catalog.js";
+import { parseNodeConfig } from "../../edge-node/config.js";
+import { ID, refusedPort } from "./helpers.js";
+
+const TSX = join(process.cwd(), "node_modules/.bin/tsx");
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe("npm run edge", () => {
+  it("starts on its own with an empty data dir, city unreachable, and accepts a case over HTTP", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tongban-cli-"));
+    dirs.push(dir);
+    const port = await refusedPort();
+    const cityPort = await refusedPort();
+    const child = spawn(TSX, ["edge-node/main.ts", "--port", String(port), "--data", dir, "--code", "hx02", "--city", `http://127.0.0.1:${cityPort}`], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 100; i++) {
+        if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(existsSync(join(dir, "node.db"))).toBe(true);
+      const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
+      const res = await fetch(`${base}/api/cases`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ itemCode: item.code, applicant: { name: "王五", idNumber: ID.wang, phone: "13900001111" }, materials: item.materials.map((m) => m.id) }),
+      });
+      expect(res.status).toBe(201);
+      const body = (await res.json()) as { caseNo: string };
+      expect(body.caseNo).toMatch(/^HX02-\d{8}-0001$/);
+      const node = (await (await fetch(`${base}/api/node`)).json()) as { code: string };
+      expect(node.code).toBe("HX02");
+      expect(out).toContain("已初始化本地数据库");
+      const journal = await fetch(`${base}/`);
+      expect(await journal.text()).toContain("窗口工作台");
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+
+  it("refuses a bad configuration at start-up with exit code 2", () => {
+    const r = spawnSync(TSX, ["edge-node/main.ts", "--port", "99999"], { encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("配置错误：--port 应为 0–65535 的整数，收到 \"99999\"");
+  });
+});
+
+describe("parseNodeConfig", () => {
+  it("has working defaults", () => {
+    const c = parseNodeConfig([], {});
+    expect(c).toMatchObject({ port: 8788, code: "DEMO01", cityUrl: "http://127.0.0.1:8787", host: "127.0.0.1" });
+    expect(c.dataDir.endsWith(join("data", "edge"))).toBe(true);
+  });
+  it("rejects bad codes and city URLs", () => {
+    expect(() => parseNodeConfig(["--code", "CITY"], {})).toThrow("--code");
+    expect(() => parseNodeConfig(["--code", "a-b"], {})).toThrow("--code");
+    expect(() => parseNodeConfig(["--city", "ftp://x"], {})).toThrow("--city");
+    expect(() => parseNodeConfig(["--nope"], {})).toThrow();
+  });
+});
