@@ -7,5 +7,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       TEST_SEED: string[];
     }
+    interface GlobalProps {
+      mainModule: typeof import("../../workers/index.js");
+    }
   }
 }
