@@ -27,6 +27,7 @@ export interface ChainedEvent extends ChainedEventBody {
  * Two replicas that hold the same event always produce the same bytes.
  */
 export function canonicalJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (value === null || typeof value !== "object") {
     if (typeof value === "number" && !Number.isFinite(value)) throw new TypeError("non-finite number in event");
     return JSON.stringify(value) ?? "null";

@@ -356,7 +356,7 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
   if (!found.ok) return found;
   const at = ctx.at.toISOString();
   const ev = (type: string, payload: Record<string, unknown>, warnings: Deadline["warnings"] = []) =>
-    ok({ event: { caseNo: c.caseNo, type, payload: { ...payload, at } }, warnings });
+    ok({ event: { caseNo: c.caseNo, type, payload: { ...payload, at, role: ctx.role } }, warnings });
 
   switch (cmd.action) {
     case "accept": {
@@ -374,6 +374,7 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
       );
     }
     case "refuse":
+      if (c.resumeState === "in_review") return invalid("action", "审查阶段的补正不能不予受理，请由部门作出不予许可决定");
       if (!cmd.reason.trim()) return invalid("reason", "不予受理必须说明理由");
       return ev("refused", { reason: cmd.reason.trim() });
     case "request-supplement": {
@@ -382,6 +383,12 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
       const known = new Set(ctx.item.materials.map((m) => m.id));
       const unknown = ids.filter((id) => !known.has(id));
       if (unknown.length > 0) return fail({ code: "unknown_materials", ids: unknown });
+      if (c.state === "submitted") {
+        // 一次性告知: the notice must name every material still missing, not some of them.
+        const check = checkMaterials(ctx.item, c.materials);
+        const omitted = check.ok ? check.value.missing.filter((id) => !ids.includes(id)) : [];
+        if (omitted.length > 0) return invalid("missing", `一次性告知须列明全部缺少的材料，还缺：${omitted.join("、")}`);
+      }
       return ev("supplement-requested", { missing: ids, note: cmd.note ?? "", resumeState: c.state === "in_review" ? "in_review" : "accepted" });
     }
     case "supplement": {
@@ -390,7 +397,8 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
       if (unknown.length > 0) return fail({ code: "unknown_materials", ids: unknown });
       if (cmd.materials.length === 0) return invalid("materials", "请列出本次补交的材料");
       const materials = [...new Set([...c.materials, ...cmd.materials])];
-      const stillMissing = c.missing.filter((id) => !materials.includes(id));
+      // Only what is handed in now counts: a requested material may be one already received but defective.
+      const stillMissing = c.missing.filter((id) => !cmd.materials.includes(id));
       if (stillMissing.length > 0) return ev("supplemented", { materials, missing: stillMissing, complete: false });
       if (c.resumeState === "in_review") return ev("supplemented", { materials, missing: [], complete: true, ...resumedDeadline(c, ctx) });
       const dl = deadlineFor(ctx.calendar, ctx.item, ctx.at);
@@ -441,6 +449,38 @@ function resumedDeadline(c: CaseSnapshot, ctx: CommandContext): Record<string, u
   return { deadlineAt: dl.instant.toISOString(), deadlineDate: dl.date };
 }
 
+/** The action whose event type this is (the inverse of what `decide` produces). */
+export const EVENT_ACTIONS: Readonly<Record<string, CaseAction>> = {
+  accepted: "accept",
+  refused: "refuse",
+  "supplement-requested": "request-supplement",
+  supplemented: "supplement",
+  forwarded: "forward",
+  "opinion-given": "opinion",
+  escalated: "escalate",
+  suspended: "suspend",
+  resumed: "resume",
+  decided: "decide",
+  delivered: "deliver",
+};
+
+/**
+ * Whether an event that happened elsewhere is still valid against this replica's case
+ * (DESIGN.md invariant 5). Returns a reason (Chinese) when it is not.
+ */
+export function conflictOf(c: CaseSnapshot | null, e: { caseNo: string; type: string; payload: Record<string, unknown> }): string | null {
+  if (e.type === "opened") return c ? `办件 ${e.caseNo} 已存在，重复开件` : null;
+  if (!c) return `办件 ${e.caseNo} 不存在`;
+  const action = EVENT_ACTIONS[e.type];
+  if (!action) return null;
+  const role = (e.payload.role as Role | undefined) ?? "clerk";
+  const found = findRule(c, action, role);
+  if (found.ok) return null;
+  return found.error.code === "forbidden_role"
+    ? `角色 ${role} 不能在“${CASE_STATE_LABELS[c.state]}”状态执行“${ACTION_LABELS[action]}”`
+    : `办件到达市级时已处于“${CASE_STATE_LABELS[c.state]}”状态，“${ACTION_LABELS[action]}”不再有效`;
+}
+
 type P = Record<string, any>;
 
 /**
@@ -489,7 +529,7 @@ export function applyEvent(c: CaseSnapshot | null, e: { caseNo: string; type: st
   const next: CaseSnapshot = { ...c, updatedAt: p.at };
   switch (e.type) {
     case "accepted":
-      return { ...next, state: "accepted", materials: p.materials, deferred: p.deferred, acceptedAt: p.at, deadlineAt: p.deadlineAt, deadlineDate: p.deadlineDate };
+      return { ...next, state: "accepted", materials: p.materials, missing: [], deferred: p.deferred, acceptedAt: p.at, deadlineAt: p.deadlineAt, deadlineDate: p.deadlineDate };
     case "refused":
       return { ...next, state: "refused", kind: "returned", refusedReason: p.reason, resumeState: null };
     case "supplement-requested": {
