@@ -1,8 +1,13 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { exportJWK, generateKeyPair } from "jose";
 import { seedStatements } from "./store/seed.js";
 
 const migrations = await readD1Migrations("./schema/migrations");
+// A throwaway staff-token key per test run: the worker trusts its public half only.
+const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+const authPrivate = { ...(await exportJWK(privateKey)), kid: "test-key", alg: "EdDSA" };
+const { d: _d, ...authPublic } = authPrivate;
 
 export default defineConfig({
   test: {
@@ -24,7 +29,13 @@ export default defineConfig({
             main: "./workers/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { TEST_MIGRATIONS: migrations, TEST_SEED: seedStatements() },
+              bindings: {
+                TEST_MIGRATIONS: migrations,
+                TEST_SEED: seedStatements(),
+                AUTH_ISSUER: "tongban-test",
+                AUTH_JWKS: JSON.stringify({ keys: [authPublic] }),
+                TEST_AUTH_PRIVATE_JWK: JSON.stringify(authPrivate),
+              },
             },
           }),
         ],

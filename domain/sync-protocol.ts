@@ -63,7 +63,8 @@ export const pullPayloadSchema = z.object({
   node: z.string(),
   batchId: z.string().min(8).max(64),
   sentAt: z.iso.datetime(),
-  cursor: z.number().int().nonnegative(),
+  /** null before the first pull: the answer is then a full snapshot of catalog and calendar. */
+  cursor: z.number().int().nonnegative().nullable(),
   limit: z.number().int().min(1).max(5000).optional(),
 });
 export type PullPayload = z.infer<typeof pullPayloadSchema>;
@@ -73,7 +74,7 @@ export interface PullResponse {
   /** The cursor to send next time; advance it only after applying everything below. */
   cursor: number;
   hasMore: boolean;
-  /** A first pull (cursor 0) carries the whole catalog and calendar. */
+  /** A first pull (cursor null) carries the whole catalog and calendar. */
   snapshot: boolean;
   departments: Record<string, unknown>[];
   items: Record<string, unknown>[];

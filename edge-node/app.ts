@@ -1,18 +1,24 @@
-/** The township node's HTTP app: catalog, window intake and case handling, the clerk console. */
+/** The township node's HTTP app: catalog, window intake and case handling, sync control, the clerk console. */
 import { Hono } from "hono";
 import { logger } from "hono/logger";
+import type { JWK } from "jose";
+import { PROTOCOL_VERSION } from "../domain/sync-protocol.js";
 import { catalogRoutes } from "../http/catalog.js";
 import { caseRoutes } from "../http/cases.js";
-import { notFound, onError } from "../http/errors.js";
+import { AppError, notFound, onError } from "../http/errors.js";
 import type { CaseEnv } from "../http/env.js";
 import type { Db } from "../store/db.js";
+import { casesNotAtCity, listConflicts, replicaState } from "../store/replica.js";
 import { consolePage } from "./console.js";
+import type { SyncAgent } from "./sync.js";
 
 export interface NodeAppDeps {
   db: Db;
   code: string;
   name: string;
   cityUrl: string;
+  publicJwk?: JWK;
+  sync?: SyncAgent;
   now?: () => Date;
   log?: boolean;
 }
@@ -26,16 +32,26 @@ export function createNodeApp(deps: NodeAppDeps) {
     c.set("db", deps.db);
     c.set("now", now);
     c.set("origin", deps.code);
-    // Until clerk sign-in exists (a later issue) everyone on the hall's LAN acts as the window.
+    // Until clerk sign-in exists everyone on the hall's LAN acts as the window.
     c.set("role", "clerk");
     c.set("actor", `window@${deps.code}`);
     c.set("office", deps.name);
+    c.set("notAtCity", async (caseNos) => casesNotAtCity(deps.db, deps.code, (await replicaState(deps.db, deps.code)).ackedSeq, caseNos));
     await next();
   });
   app.onError(onError);
   app.notFound(notFound);
   app.get("/healthz", (c) => c.json({ ok: true, node: deps.code }));
-  app.get("/api/node", (c) => c.json({ code: deps.code, name: deps.name, city: deps.cityUrl }));
+  app.get("/api/node", (c) =>
+    c.json({ code: deps.code, name: deps.name, publicJwk: deps.publicJwk ?? null, protocolVersion: PROTOCOL_VERSION, city: deps.cityUrl }),
+  );
+  const agent = () => {
+    if (!deps.sync) throw new AppError("conflict", "本节点未启用同步");
+    return deps.sync;
+  };
+  app.get("/api/sync/status", async (c) => c.json(await agent().status()));
+  app.post("/api/sync/now", async (c) => c.json(await agent().syncNow()));
+  app.get("/api/conflicts", async (c) => c.json({ conflicts: await listConflicts(deps.db) }));
   app.route("/", catalogRoutes());
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `${deps.cityUrl}/track?caseNo=${encodeURIComponent(caseNo)}` }));
   app.get("/", (c) => c.html(consolePage({ code: deps.code, name: deps.name })));

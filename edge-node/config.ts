@@ -10,6 +10,8 @@ export interface NodeConfig {
   code: string;
   name: string;
   cityUrl: string;
+  /** Pause between sync rounds while online. */
+  syncIntervalMs: number;
 }
 
 export const DEFAULTS = {
@@ -19,6 +21,7 @@ export const DEFAULTS = {
   code: "DEMO01",
   name: "演示镇便民服务中心",
   cityUrl: "http://127.0.0.1:8787",
+  syncIntervalMs: 10_000,
 } as const;
 
 /** Parses `--port --host --data --code --name --city` (or TONGBAN_NODE_* variables); throws a readable error. */
@@ -32,6 +35,7 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
       code: { type: "string" },
       name: { type: "string" },
       city: { type: "string" },
+      "sync-interval": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -51,8 +55,12 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
     throw new Error(`--city 应为 http(s) 地址，收到 "${cityUrl}"`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`--city 应为 http(s) 地址，收到 "${cityUrl}"`);
+  const intervalText = values["sync-interval"] ?? env.TONGBAN_SYNC_INTERVAL_MS ?? String(DEFAULTS.syncIntervalMs);
+  const syncIntervalMs = Number(intervalText);
+  if (!Number.isInteger(syncIntervalMs) || syncIntervalMs < 100) throw new Error(`--sync-interval 应为不小于 100 的毫秒数，收到 "${intervalText}"`);
   return {
     port,
+    syncIntervalMs,
     host: values.host ?? env.TONGBAN_NODE_HOST ?? DEFAULTS.host,
     dataDir: resolve(values.data ?? env.TONGBAN_NODE_DATA ?? DEFAULTS.dataDir),
     code,

@@ -2,7 +2,9 @@
 import { serve } from "@hono/node-server";
 import { parseNodeConfig } from "./config.js";
 import { openNodeDatabase } from "./database.js";
+import { loadOrCreateIdentity } from "./identity.js";
 import { createNodeApp } from "./app.js";
+import { SyncAgent } from "./sync.js";
 
 async function main() {
   let config;
@@ -14,11 +16,31 @@ async function main() {
   }
   const store = await openNodeDatabase(config.dataDir);
   if (store.seeded) console.log(`已初始化本地数据库并载入内置事项目录与工作日历：${store.path}`);
-  const app = createNodeApp({ db: store.db, code: config.code, name: config.name, cityUrl: config.cityUrl, log: process.env.TONGBAN_LOG === "1" });
+  const identity = await loadOrCreateIdentity(config.dataDir);
+  if (identity.created) console.log(`已生成节点密钥：${identity.path}（私钥不出本机，请将 GET /api/node 中的公钥交管理员登记）`);
+  const sync = new SyncAgent({
+    db: store.db,
+    code: config.code,
+    cityUrl: config.cityUrl,
+    key: identity.privateKey,
+    intervalMs: config.syncIntervalMs,
+    log: (m) => console.log(`[同步] ${m}`),
+  });
+  const app = createNodeApp({
+    db: store.db,
+    code: config.code,
+    name: config.name,
+    cityUrl: config.cityUrl,
+    publicJwk: identity.publicJwk,
+    sync,
+    log: process.env.TONGBAN_LOG === "1",
+  });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    console.log(`乡镇节点 ${config.code}（${config.name}）已启动：http://${config.host}:${info.port}  数据目录 ${config.dataDir}`);
+    console.log(`乡镇节点 ${config.code}（${config.name}）已启动：http://${config.host}:${info.port}  数据目录 ${config.dataDir}  市级 ${config.cityUrl}`);
+    sync.start();
   });
   const stop = () => {
+    void sync.stop();
     server.close(() => {
       store.client.close();
       process.exit(0);

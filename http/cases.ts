@@ -70,6 +70,13 @@ const listQuery = z.object({
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
 });
 
+/** Adds `atCity` (all of the case's changes acknowledged by the city) where the shell tracks it. */
+async function withAtCity<T extends { caseNo: string }>(vars: CaseEnv["Variables"], views: T[]): Promise<(T & { atCity?: boolean })[]> {
+  if (!vars.notAtCity) return views;
+  const pending = await vars.notAtCity(views.map((v) => v.caseNo));
+  return views.map((v) => ({ ...v, atCity: !pending.has(v.caseNo) }));
+}
+
 /** The case routes of a window (a node's, or later the city hall's). */
 export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
   const loadForDocument = async (c: { var: CaseEnv["Variables"] }, caseNo: string) => {
@@ -94,12 +101,11 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
         at: now,
       });
       if (!res.ok) throw fromDomain(res.error);
-      const view = caseView(res.case, { now, materials: res.item!.materials, role: c.var.role });
+      const [view] = await withAtCity(c.var, [caseView(res.case, { now, materials: res.item!.materials, role: c.var.role })]);
       c.header("Location", `/api/cases/${res.case.caseNo}`);
       return c.json(
         {
-          ...view,
-          deadline: view.deadline,
+          ...view!,
           warnings: res.warnings,
           receiptUrl: `/api/cases/${res.case.caseNo}/receipt`,
           noticeUrl: res.case.missing.length || res.case.deferred.length ? `/api/cases/${res.case.caseNo}/notice` : null,
@@ -117,13 +123,14 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
         if (!items.has(k.itemCode)) items.set(k.itemCode, await getItemRow(c.var.db, k.itemCode));
         out.push(caseView(k, { now, materials: items.get(k.itemCode)?.materials ?? [] }));
       }
-      return c.json({ cases: out, total });
+      return c.json({ cases: await withAtCity(c.var, out), total });
     })
     .get("/api/cases/:caseNo", zv("param", caseNoParam), async (c) => {
       const { caseNo } = c.req.valid("param");
       const { kase, item } = await loadForDocument(c, caseNo);
       const events = await getCaseEvents(c.var.db, caseNo);
-      return c.json(caseView(kase, { now: c.var.now(), materials: item.materials, unmasked: true, role: c.var.role, events }));
+      const [view] = await withAtCity(c.var, [caseView(kase, { now: c.var.now(), materials: item.materials, unmasked: true, role: c.var.role, events })]);
+      return c.json(view);
     })
     .post("/api/cases/:caseNo/actions", zv("param", caseNoParam), jsonBody(commandSchema), async (c) => {
       const { caseNo } = c.req.valid("param");
@@ -137,8 +144,9 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
       });
       if (!res.ok) throw fromDomain(res.error);
       const item = await getItemRow(c.var.db, res.case.itemCode);
+      const [view] = await withAtCity(c.var, [caseView(res.case, { now, materials: item?.materials ?? [], role: c.var.role })]);
       return c.json({
-        ...caseView(res.case, { now, materials: item?.materials ?? [], role: c.var.role }),
+        ...view!,
         event: { origin: res.event.origin, seq: res.event.seq, type: res.event.type, hash: res.event.hash },
         warnings: res.warnings,
       });

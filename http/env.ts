@@ -18,6 +18,11 @@ export interface CaseVariables extends SharedVariables {
   actor: string;
   /** The name printed on receipts and notices. */
   office: string;
+  /** On a node: which of these cases have changes the city has not acknowledged yet. */
+  notAtCity?: (caseNos: string[]) => Promise<Set<string>>;
 }
 
 export type CaseEnv = { Variables: CaseVariables };
+
+/** The audience staff tokens are minted for and verified against. */
+export const AUTH_AUDIENCE = "tongban-city";

@@ -13,7 +13,13 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, title: "请求参数不合法" },
   unknown_materials: { status: 400, title: "材料编号不属于该事项" },
   invalid_command: { status: 400, title: "操作参数不合法" },
+  unsupported_protocol: { status: 400, title: "同步协议版本不受支持" },
+  invalid_batch: { status: 400, title: "同步批次不合法" },
   unauthorized: { status: 401, title: "未认证" },
+  unknown_node: { status: 401, title: "节点未登记" },
+  bad_signature: { status: 401, title: "签名无效" },
+  node_revoked: { status: 403, title: "节点已被撤销" },
+  node_mismatch: { status: 403, title: "签名节点与批次节点不一致" },
   forbidden: { status: 403, title: "无权执行该操作" },
   forbidden_role: { status: 403, title: "当前角色无权执行该操作" },
   not_found: { status: 404, title: "资源不存在" },
@@ -21,6 +27,8 @@ export const ERROR_CODES = {
   case_not_found: { status: 404, title: "办件不存在" },
   invalid_state: { status: 409, title: "当前状态下不能执行该操作" },
   conflict: { status: 409, title: "与现有数据冲突" },
+  replayed_batch: { status: 409, title: "重放的同步批次" },
+  sync_gap: { status: 409, title: "事件序号不连续" },
   internal: { status: 500, title: "服务器内部错误" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

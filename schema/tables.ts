@@ -185,3 +185,74 @@ export const settings = sqliteTable("settings", {
   value: text("value").notNull(),
   updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
 });
+
+/** City: what each enrolled node last told the city, for reconciliation and clock supervision. */
+export const nodeContacts = sqliteTable("node_contacts", {
+  code: text("code").primaryKey(),
+  lastContactAt: text("last_contact_at").notNull(),
+  /** The head seq the node said it holds (sent with every push and heartbeat). */
+  reportedHeadSeq: integer("reported_head_seq").notNull(),
+  /** Node clock minus city clock at the last contact, in milliseconds. */
+  skewMs: integer("skew_ms").notNull(),
+  lastPushAt: text("last_push_at"),
+});
+
+/** City: every signed batch seen, so a captured batch replayed later is refused. */
+export const syncBatches = sqliteTable(
+  "sync_batches",
+  {
+    node: text("node").notNull(),
+    batchId: text("batch_id").notNull(),
+    sentAt: text("sent_at").notNull(),
+    receivedAt: text("received_at").notNull(),
+    events: integer("events").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.node, t.batchId] })],
+);
+
+/** City: an event that differs from the one already held under the same (origin, seq). Never overwrites. */
+export const divergences = sqliteTable(
+  "divergences",
+  {
+    origin: text("origin").notNull(),
+    seq: integer("seq").notNull(),
+    heldHash: text("held_hash").notNull(),
+    receivedHash: text("received_hash").notNull(),
+    received: text("received", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    detectedAt: text("detected_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.origin, t.seq, t.receivedHash] })],
+);
+
+/** An event that was no longer valid when it reached the city: kept in the log, flagged for a person. */
+export const conflicts = sqliteTable(
+  "conflicts",
+  {
+    origin: text("origin").notNull(),
+    seq: integer("seq").notNull(),
+    caseNo: text("case_no").notNull(),
+    type: text("type").notNull(),
+    /** The node the flag must travel back to. */
+    node: text("node").notNull(),
+    reason: text("reason").notNull(),
+    detectedAt: text("detected_at").notNull(),
+    resolvedAt: text("resolved_at"),
+  },
+  (t) => [primaryKey({ columns: [t.origin, t.seq] }), index("conflicts_node_idx").on(t.node)],
+);
+
+/**
+ * City: the change feed nodes pull after their cursor. `node` null means every node
+ * (catalog, calendar); otherwise the change concerns that node's cases.
+ */
+export const changes = sqliteTable(
+  "changes",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict">().notNull(),
+    key: text("key").notNull(),
+    node: text("node"),
+    at: text("at").notNull(),
+  },
+  (t) => [index("changes_node_idx").on(t.node, t.seq)],
+);

@@ -3,7 +3,8 @@
  * township node on :8788. Ctrl-C stops both.
  */
 import { DEFAULTS } from "../edge-node/config.js";
-import { prepareLocalD1, startCity, startNode, stopGroup, waitForOk } from "./lib/wrangler.js";
+import { ensureDevAuth, mintToken } from "./lib/dev-auth.js";
+import { prepareLocalD1, ROOT, startCity, startNode, stopGroup, waitForOk } from "./lib/wrangler.js";
 
 const cityPort = Number(process.env.TONGBAN_CITY_PORT ?? 8787);
 const nodePort = Number(process.env.TONGBAN_NODE_PORT ?? DEFAULTS.port);
@@ -12,6 +13,7 @@ const nodeUrl = `http://127.0.0.1:${nodePort}`;
 
 console.log("准备本地 D1：应用迁移并载入事项目录与工作日历 …");
 prepareLocalD1();
+const auth = await ensureDevAuth(ROOT);
 
 const children = [
   startCity(cityPort),
@@ -45,10 +47,29 @@ try {
   console.error(`启动失败：${(err as Error).message}`);
   shutdown(1);
 }
+if (!stopping) await enrolDemoNode();
 if (!stopping) {
   console.log(`
 通办已在本地运行：
   市级中心（Cloudflare Worker，本地 D1/R2）  ${city}
   乡镇节点（Node + libSQL，窗口工作台）       ${nodeUrl}
 按 Ctrl-C 停止。`);
+}
+
+/** Enrols the demo node's public key at the local city, as an administrator would. */
+async function enrolDemoNode(): Promise<void> {
+  const identity = (await (await fetch(`${nodeUrl}/api/node`)).json()) as { code: string; name: string; publicJwk: unknown };
+  const token = await mintToken(auth.privateJwk, { role: "admin", sub: "npm-start" });
+  const res = await fetch(`${city}/api/admin/nodes`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(identity),
+  });
+  if (res.ok) {
+    console.log(`演示节点 ${identity.code} 已在市级登记（HTTP ${res.status}），后台同步已开始。`);
+    await fetch(`${nodeUrl}/api/sync/now`, { method: "POST" }).catch(() => undefined);
+  } else {
+    const body = (await res.json()) as { detail?: string };
+    console.error(`演示节点登记失败：${body.detail ?? res.status}。若重置过 data/edge，请同时删除 .wrangler/state 后重新 npm start。`);
+  }
 }

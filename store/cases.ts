@@ -5,7 +5,7 @@
  * read the same chain head only one commits; the other re-reads and decides again.
  */
 import { and, asc, count, desc, eq, like, sql, type SQL } from "drizzle-orm";
-import { caseEvents, cases } from "../schema/tables.js";
+import { caseEvents, cases, changes } from "../schema/tables.js";
 import {
   applyEvent,
   decide,
@@ -85,7 +85,14 @@ async function commit(
   const writeCase = before
     ? db.update(cases).set(after).where(eq(cases.caseNo, after.caseNo))
     : db.insert(cases).values(after);
-  await db.batch([insertEvent, writeCase]);
+  if (before && before.origin !== origin) {
+    // An event made here on another origin's case (the city deciding a township case)
+    // goes into that origin's pull feed in the same batch.
+    const feed = db.insert(changes).values({ kind: "event", key: `${origin}:${event.seq}`, node: before.origin, at: event.occurredAt });
+    await db.batch([insertEvent, writeCase, feed]);
+  } else {
+    await db.batch([insertEvent, writeCase]);
+  }
   return { case: after, event: { ...event, receivedAt: null } };
 }
 

@@ -2,12 +2,17 @@
 import { Hono } from "hono";
 import { drizzle } from "drizzle-orm/d1";
 import * as tables from "../schema/tables.js";
+import { CITY_ORIGIN } from "../domain/case-number.js";
 import { catalogRoutes } from "../http/catalog.js";
+import { caseRoutes } from "../http/cases.js";
 import { notFound, onError } from "../http/errors.js";
 import type { Db } from "../store/db.js";
-import type { CityEnv } from "./env.js";
-import { cityConfig } from "./env.js";
+import { adminRoutes } from "./admin.js";
+import { requireRole } from "./auth.js";
+import { cityConfig, type CityEnv } from "./env.js";
 import { pageRoutes } from "./pages.js";
+import { reconcileRoutes } from "./reconcile.js";
+import { syncRoutes } from "./sync.js";
 
 export interface CityAppOptions {
   /** Injected clock (tests pin time); defaults to the real one. */
@@ -18,16 +23,30 @@ export interface CityAppOptions {
 export function createCityApp(opts: CityAppOptions = {}) {
   const now = opts.now ?? (() => new Date());
   const app = new Hono<CityEnv>();
-  app.use(async (c, next) => {
-    c.set("config", cityConfig(c.env));
-    c.set("db", drizzle(c.env.DB, { schema: tables }) as unknown as Db);
-    c.set("now", now);
-    await next();
-  });
   app.onError(onError);
   app.notFound(notFound);
+  app.use(async (c, next) => {
+    const config = cityConfig(c.env);
+    c.set("config", config);
+    c.set("db", drizzle(c.env.DB, { schema: tables }) as unknown as Db);
+    c.set("now", now);
+    c.set("origin", CITY_ORIGIN);
+    c.set("office", config.centreName);
+    await next();
+  });
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/", catalogRoutes());
+  app.route("/", syncRoutes());
+  app.route("/", adminRoutes());
+  app.route("/", reconcileRoutes());
+  // Case handling at the city is for staff: the token's role decides what the transition table allows.
+  app.use("/api/cases/*", requireRole("clerk", "approver", "supervisor", "admin"), async (c, next) => {
+    const staff = c.var.staff!;
+    c.set("role", staff.role);
+    c.set("actor", `${staff.role}:${staff.sub}`);
+    await next();
+  });
+  app.route("/", caseRoutes({ trackUrl: (caseNo) => `/track?caseNo=${encodeURIComponent(caseNo)}` }));
   app.route("/", pageRoutes());
   return app;
 }

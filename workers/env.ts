@@ -1,25 +1,52 @@
-/** The city worker's one typed Hono environment. */
-import type { SharedVariables } from "../http/env.js";
+/** The city worker's one typed Hono environment and its configuration, checked once per isolate. */
+import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { AUTH_AUDIENCE, type CaseVariables } from "../http/env.js";
 
 export interface Bindings {
   DB: D1Database;
   MATERIALS: R2Bucket;
   /** Name of the centre printed on pages, e.g. 泉州市行政服务中心. */
   CENTRE_NAME?: string;
+  /** `iss` that staff tokens must carry. */
+  AUTH_ISSUER?: string;
+  /** Public keys (a JWKS document, JSON) that staff tokens are verified with. */
+  AUTH_JWKS?: string;
 }
 
-export type CityEnv = { Bindings: Bindings; Variables: SharedVariables & { config: CityConfig } };
+/** A verified staff member. */
+export interface Staff {
+  sub: string;
+  role: "clerk" | "approver" | "supervisor" | "admin";
+  department?: string;
+}
+
+export type CityVariables = CaseVariables & { config: CityConfig; staff?: Staff };
+export type CityEnv = { Bindings: Bindings; Variables: CityVariables };
 
 /** Parsed, checked worker configuration. */
 export interface CityConfig {
   centreName: string;
+  auth: { issuer: string; audience: string; jwks: ReturnType<typeof createLocalJWKSet> };
 }
 
-/** Reads the configuration from the bindings and fails fast on a missing binding. */
+
+/** Reads the configuration from the bindings and fails fast on anything missing or malformed. */
 export function parseCityConfig(env: Partial<Bindings>): CityConfig {
   if (!env.DB) throw new Error("D1 binding DB is missing: check wrangler.toml [[d1_databases]]");
   if (!env.MATERIALS) throw new Error("R2 binding MATERIALS is missing: check wrangler.toml [[r2_buckets]]");
-  return { centreName: env.CENTRE_NAME?.trim() || "泉州市行政服务中心" };
+  if (!env.AUTH_ISSUER) throw new Error("AUTH_ISSUER is not set (wrangler.toml [vars] or .dev.vars)");
+  if (!env.AUTH_JWKS) throw new Error("AUTH_JWKS is not set: `npm start` writes a local one; in production `wrangler secret put AUTH_JWKS`");
+  let jwks: JSONWebKeySet;
+  try {
+    jwks = JSON.parse(env.AUTH_JWKS) as JSONWebKeySet;
+    if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error("no keys");
+  } catch (err) {
+    throw new Error(`AUTH_JWKS is not a JWKS document with keys: ${(err as Error).message}`);
+  }
+  return {
+    centreName: env.CENTRE_NAME?.trim() || "泉州市行政服务中心",
+    auth: { issuer: env.AUTH_ISSUER, audience: AUTH_AUDIENCE, jwks: createLocalJWKSet(jwks) },
+  };
 }
 
 const parsed = new WeakMap<object, CityConfig>();

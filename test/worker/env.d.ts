@@ -6,6 +6,7 @@ declare global {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
       TEST_SEED: string[];
+      TEST_AUTH_PRIVATE_JWK: string;
     }
     interface GlobalProps {
       mainModule: typeof import("../../workers/index.js");

@@ -1,0 +1,290 @@
+/**
+ * The node's background replication loop (DESIGN.md invariant 2): push unacknowledged events in
+ * signed, size-capped batches, then pull what the city has for this node. It runs on an interval,
+ * on demand and as soon as a probe sees the link come back; while the city is unreachable it
+ * backs off exponentially with jitter. Intake never waits for it.
+ */
+import { CompactSign, type CryptoKey } from "jose";
+import {
+  MAX_CLOCK_SKEW_MS,
+  MAX_PUSH_BYTES,
+  MAX_PUSH_EVENTS,
+  PROTOCOL_VERSION,
+  type PullPayload,
+  type PullResponse,
+  type PushPayload,
+  type PushResponse,
+} from "../domain/sync-protocol.js";
+import type { Db } from "../store/db.js";
+import { applyPull, conflictCount, eventHashAt, eventsAfter, replicaState, storeAck } from "../store/replica.js";
+
+export interface SyncAgentOptions {
+  db: Db;
+  code: string;
+  cityUrl: string;
+  key: CryptoKey;
+  now?: () => Date;
+  /** Pause between rounds while online. */
+  intervalMs?: number;
+  /** How often to probe the city while offline. */
+  probeMs?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Per-request time limit. */
+  timeoutMs?: number;
+  maxBatchEvents?: number;
+  log?: (msg: string) => void;
+}
+
+export interface SyncStatus {
+  online: boolean;
+  pendingEvents: number;
+  ackedSeq: number;
+  headSeq: number;
+  lastPushAt: string | null;
+  lastPullAt: string | null;
+  lastError: string | null;
+  cursor: number | null;
+  skewMs: number | null;
+  clockWarning: string | null;
+  conflicts: number;
+  nextAttemptAt: string | null;
+}
+
+class CityError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs push/pull rounds against the city. */
+export class SyncAgent {
+  private readonly o: Required<Omit<SyncAgentOptions, "log">> & { log: (m: string) => void };
+  private online = false;
+  private lastPushAt: string | null = null;
+  private lastPullAt: string | null = null;
+  private lastError: string | null = null;
+  private skewMs: number | null = null;
+  private failures = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
+  private nextAttemptAt: Date | null = null;
+  private current: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  private stopped = true;
+
+  constructor(opts: SyncAgentOptions) {
+    this.o = {
+      now: () => new Date(),
+      intervalMs: 10_000,
+      probeMs: 3_000,
+      baseBackoffMs: 1_000,
+      maxBackoffMs: 5 * 60_000,
+      timeoutMs: 30_000,
+      maxBatchEvents: MAX_PUSH_EVENTS,
+      log: () => {},
+      ...opts,
+    };
+  }
+
+  /** Starts the loop (first round at once). */
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops the loop; a round in flight finishes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.timer = this.probeTimer = null;
+    await this.current?.catch(() => {});
+  }
+
+  /** Runs a round now (coalescing with one in flight) and reschedules the loop after it. */
+  async syncNow(): Promise<SyncStatus> {
+    await this.round();
+    return this.status();
+  }
+
+  /** The replication state for the console and `GET /api/sync/status`. */
+  async status(): Promise<SyncStatus> {
+    const [st, conflicts] = await Promise.all([replicaState(this.o.db, this.o.code), conflictCount(this.o.db)]);
+    const skewed = this.skewMs !== null && Math.abs(this.skewMs) > MAX_CLOCK_SKEW_MS;
+    return {
+      online: this.online,
+      pendingEvents: st.headSeq - st.ackedSeq,
+      ackedSeq: st.ackedSeq,
+      headSeq: st.headSeq,
+      lastPushAt: this.lastPushAt,
+      lastPullAt: this.lastPullAt,
+      lastError: this.lastError,
+      cursor: st.cursor,
+      skewMs: this.skewMs,
+      clockWarning: skewed
+        ? `本机时钟比市级${this.skewMs! > 0 ? "快" : "慢"} ${Math.round(Math.abs(this.skewMs!) / 60_000)} 分钟，受理时间和期限可能不准，请立即校准系统时间`
+        : null,
+      conflicts,
+      nextAttemptAt: this.nextAttemptAt?.toISOString() ?? null,
+    };
+  }
+
+  private round(): Promise<void> {
+    if (!this.current) {
+      this.current = this.runRound().finally(() => {
+        this.current = null;
+        this.reschedule();
+      });
+      return this.current;
+    }
+    this.queued ??= this.current.then(() => {
+      this.queued = null;
+      return this.round();
+    });
+    return this.queued;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.nextAttemptAt = new Date(Date.now() + ms);
+    this.timer = setTimeout(() => void this.round(), ms);
+    this.timer.unref?.();
+  }
+
+  private reschedule(): void {
+    if (this.stopped || this.queued) return;
+    if (this.online) {
+      if (this.probeTimer) clearInterval(this.probeTimer);
+      this.probeTimer = null;
+      this.schedule(this.o.intervalMs);
+      return;
+    }
+    const backoff = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random());
+    this.schedule(backoff);
+    // A cheap probe notices the link coming back long before a long backoff ends.
+    this.probeTimer ??= setInterval(() => void this.probe(), this.o.probeMs);
+    this.probeTimer.unref?.();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.online || this.current || this.stopped) return;
+    try {
+      const res = await fetch(`${this.o.cityUrl}/healthz`, { signal: AbortSignal.timeout(Math.min(this.o.timeoutMs, 5_000)) });
+      if (res.ok) {
+        this.o.log("与市级的连接已恢复，立即同步");
+        await this.round();
+      }
+    } catch {
+      /* still offline */
+    }
+  }
+
+  private async runRound(): Promise<void> {
+    try {
+      await this.push();
+      await this.pull();
+      if (!this.online) this.o.log("已连接市级");
+      this.online = true;
+      this.failures = 0;
+      this.lastError = null;
+    } catch (err) {
+      this.online = false;
+      this.failures++;
+      this.lastError = (err as Error).message;
+      if (this.failures === 1) this.o.log(`同步失败，转入离线模式：${this.lastError}`);
+    }
+  }
+
+  private async sign(payload: PushPayload | PullPayload): Promise<string> {
+    return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+      .setProtectedHeader({ alg: "EdDSA", kid: this.o.code, typ: "tongban-sync+jws" })
+      .sign(this.o.key);
+  }
+
+  private async send<T>(path: string, payload: PushPayload | PullPayload): Promise<T> {
+    const res = await fetch(`${this.o.cityUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/jose" },
+      body: await this.sign(payload),
+      signal: AbortSignal.timeout(this.o.timeoutMs),
+    });
+    const text = await res.text();
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new CityError(`市级返回了无法解析的响应（HTTP ${res.status}）`, res.status, {});
+    }
+    if (!res.ok) throw new CityError(String(body.detail ?? `HTTP ${res.status}`), res.status, body);
+    return body as T;
+  }
+
+  /** Pushes until the city has acknowledged everything (or says why not). Sends a heartbeat when idle. */
+  private async push(): Promise<void> {
+    const { db, code } = this.o;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const st = await replicaState(db, code);
+      const events = await eventsAfter(db, code, st.ackedSeq, this.o.maxBatchEvents);
+      let bytes = 0;
+      let n = 0;
+      for (; n < events.length; n++) {
+        bytes += JSON.stringify(events[n]).length;
+        if (bytes > MAX_PUSH_BYTES && n > 0) break;
+      }
+      const batch = events.slice(0, n);
+      const payload: PushPayload = {
+        v: PROTOCOL_VERSION,
+        kind: "push",
+        node: code,
+        batchId: crypto.randomUUID(),
+        sentAt: this.o.now().toISOString(),
+        headSeq: st.headSeq,
+        events: batch as PushPayload["events"],
+      };
+      let res: PushResponse;
+      try {
+        res = await this.send<PushResponse>("/api/sync/push", payload);
+      } catch (err) {
+        if (err instanceof CityError && err.body.code === "sync_gap") {
+          // The city holds less than we thought (e.g. restored from a backup): resend from its mark.
+          await storeAck(db, Number(err.body.ackedSeq), String(err.body.chainHead), this.o.now());
+          continue;
+        }
+        throw err;
+      }
+      this.skewMs = res.skewMs;
+      const local = await eventHashAt(db, code, res.ackedSeq);
+      if (local !== res.chainHead) throw new Error(`市级链头与本地不一致（序号 ${res.ackedSeq}），已停止上传，请联系管理员对账`);
+      if (res.ackedSeq !== st.ackedSeq) await storeAck(db, res.ackedSeq, res.chainHead, this.o.now());
+      if (batch.length) this.lastPushAt = this.o.now().toISOString();
+      if (res.divergence) throw new Error(`市级在序号 ${res.divergence.seq} 持有不同的事件（分叉），已停止上传，请联系管理员对账`);
+      if (batch.length === 0 || res.ackedSeq >= st.headSeq) return;
+      if (res.ackedSeq === st.ackedSeq) throw new Error(`市级未确认任何新事件（停在 ${res.ackedSeq}）`);
+    }
+  }
+
+  /** Pulls until the city has nothing more after the cursor. */
+  private async pull(): Promise<void> {
+    const { db, code } = this.o;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const st = await replicaState(db, code);
+      const res = await this.send<PullResponse>("/api/sync/pull", {
+        v: PROTOCOL_VERSION,
+        kind: "pull",
+        node: code,
+        batchId: crypto.randomUUID(),
+        sentAt: this.o.now().toISOString(),
+        cursor: st.cursor,
+      });
+      await applyPull(db, res, this.o.now());
+      this.lastPullAt = this.o.now().toISOString();
+      if (!res.hasMore) return;
+    }
+  }
+}

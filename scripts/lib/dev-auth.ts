@@ -1,0 +1,53 @@
+/** A local signing key for staff tokens, so `npm start` and `npm run token` work without an identity provider. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
+import { AUTH_AUDIENCE } from "../../http/env.js";
+
+export const DEV_ISSUER = "tongban-dev";
+
+export interface DevAuth {
+  privateJwk: JWK;
+  jwks: { keys: JWK[] };
+}
+
+/** Creates `.dev/auth-key.json` once and keeps `.dev.vars` (read by wrangler dev) pointing at its public half. */
+export async function ensureDevAuth(root: string): Promise<DevAuth> {
+  const dir = join(root, ".dev");
+  const keyFile = join(dir, "auth-key.json");
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(keyFile)) {
+    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const jwk = await exportJWK(privateKey);
+    jwk.kid = await calculateJwkThumbprint(jwk);
+    jwk.alg = "EdDSA";
+    writeFileSync(keyFile, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+  }
+  const privateJwk = JSON.parse(readFileSync(keyFile, "utf8")) as JWK;
+  const { d: _d, ...pub } = privateJwk;
+  const jwks = { keys: [pub] };
+  const vars = join(root, ".dev.vars");
+  const line = `AUTH_JWKS='${JSON.stringify(jwks)}'`;
+  const current = existsSync(vars) ? readFileSync(vars, "utf8") : "";
+  if (!current.includes(line) || !current.includes(`AUTH_ISSUER=${DEV_ISSUER}`)) {
+    const kept = current.split("\n").filter((l) => l && !l.startsWith("AUTH_JWKS=") && !l.startsWith("AUTH_ISSUER="));
+    writeFileSync(vars, [...kept, `AUTH_ISSUER=${DEV_ISSUER}`, line, ""].join("\n"), { mode: 0o600 });
+  }
+  return { privateJwk, jwks };
+}
+
+/** Mints a staff token. */
+export async function mintToken(
+  privateJwk: JWK,
+  opts: { role: string; sub?: string; ttl?: string; department?: string; issuer?: string },
+): Promise<string> {
+  const key = await importJWK(privateJwk, "EdDSA");
+  return new SignJWT({ role: opts.role, ...(opts.department ? { department: opts.department } : {}) })
+    .setProtectedHeader({ alg: "EdDSA", kid: privateJwk.kid, typ: "JWT" })
+    .setIssuer(opts.issuer ?? DEV_ISSUER)
+    .setAudience(AUTH_AUDIENCE)
+    .setSubject(opts.sub ?? `dev-${opts.role}`)
+    .setIssuedAt()
+    .setExpirationTime(opts.ttl ?? "8h")
+    .sign(key);
+}

@@ -1,0 +1,294 @@
+/**
+ * The city's side of replication: ingesting a node's pushed batch, building what a node pulls,
+ * and the reconciliation view. Everything a push changes is written in one `db.batch`.
+ */
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lte, or } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import {
+  calendarDays,
+  calendarYears,
+  caseEvents,
+  cases,
+  changes,
+  conflicts,
+  departments,
+  divergences,
+  nodeContacts,
+  nodes,
+  serviceItems,
+  syncBatches,
+} from "../schema/tables.js";
+import { planIngest } from "../domain/ingest.js";
+import type { CaseSnapshot } from "../domain/lifecycle.js";
+import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
+import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
+import { isUniqueViolation, serialized, type Db } from "./db.js";
+import { chainHead } from "./cases.js";
+
+/** D1 allows 100 bound parameters a statement: keep IN lists and multi-row inserts under it. */
+export const PARAM_CHUNK = 90;
+
+/** Splits a list into pieces of at most `size`. */
+export function chunked<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+type Stmt = BatchItem<"sqlite">;
+
+/** Insert statements for chained events, several rows a statement. */
+export function insertEventStatements(db: Db, events: readonly (ChainedEvent & { receivedAt: string | null })[]): Stmt[] {
+  return chunked(events, 9).map((rows) =>
+    db.insert(caseEvents).values(rows.map((e) => ({ ...e, payload: e.payload as Record<string, unknown> }))),
+  );
+}
+
+/** Upserts a case projection row. */
+export function upsertCaseStatement(db: Db, c: CaseSnapshot): Stmt {
+  return db.insert(cases).values(c).onConflictDoUpdate({ target: cases.caseNo, set: c });
+}
+
+/** The cases with these numbers, keyed by number (missing ones map to null). */
+export async function loadCases(db: Db, caseNos: readonly string[]): Promise<Map<string, CaseSnapshot | null>> {
+  const out = new Map<string, CaseSnapshot | null>(caseNos.map((n) => [n, null]));
+  for (const part of chunked([...new Set(caseNos)], PARAM_CHUNK)) {
+    const rows = await db.select().from(cases).where(inArray(cases.caseNo, part));
+    for (const r of rows) out.set(r.caseNo, r as CaseSnapshot);
+  }
+  return out;
+}
+
+export type IngestResult =
+  | { kind: "ok"; response: PushResponse }
+  | { kind: "replayed" }
+  | { kind: "gap"; ackedSeq: number; chainHead: string; firstSeq: number }
+  | { kind: "invalid"; reason: string; seq: number };
+
+/**
+ * Ingests a verified push from `node`. Idempotent: events already held are acknowledged again;
+ * racing pushes of the same events settle on the `(origin, seq)` key and the loser re-plans.
+ */
+export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date): Promise<IngestResult> {
+  const nowIso = now.toISOString();
+  const skewMs = Date.parse(p.sentAt) - now.getTime();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await serialized(db, () => ingestOnce(db, node, p, nowIso, skewMs));
+    } catch (err) {
+      if (!isUniqueViolation(err) || attempt >= 6) throw err;
+      // A concurrent push (a retry racing its original) stored these seqs first: plan again.
+      const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, p.batchId)));
+      if ((seen[0]?.n ?? 0) > 0) return { kind: "replayed" };
+    }
+  }
+}
+
+async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, skewMs: number): Promise<IngestResult> {
+  const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, p.batchId)));
+  if ((seen[0]?.n ?? 0) > 0) return { kind: "replayed" };
+
+  const head = await chainHead(db, node);
+  const events = p.events as ChainedEvent[];
+  const held = new Map<number, string>();
+  if (events.length && events[0]!.seq <= head.seq) {
+    const rows = await db
+      .select({ seq: caseEvents.seq, hash: caseEvents.hash })
+      .from(caseEvents)
+      .where(and(eq(caseEvents.origin, node), gte(caseEvents.seq, events[0]!.seq), lte(caseEvents.seq, Math.min(head.seq, events.at(-1)!.seq))));
+    for (const r of rows) held.set(r.seq, r.hash);
+  }
+  const fresh = events.filter((e) => e.seq > head.seq);
+  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events });
+  if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
+  if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
+
+  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null };
+  const stmts: Stmt[] = [
+    db.insert(syncBatches).values({ node, batchId: p.batchId, sentAt: p.sentAt, receivedAt: nowIso, events: events.length }),
+    db
+      .insert(nodeContacts)
+      .values(contact)
+      .onConflictDoUpdate({
+        target: nodeContacts.code,
+        set: { lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, ...(events.length ? { lastPushAt: nowIso } : {}) },
+      }),
+    ...insertEventStatements(db, plan.accepted.map((a) => ({ ...a.event, receivedAt: nowIso }))),
+    ...[...plan.cases.values()].map((c) => upsertCaseStatement(db, c.after)),
+  ];
+  const flagged = plan.accepted.filter((a) => a.conflict);
+  for (const a of flagged) {
+    const owner = (plan.cases.get(a.event.caseNo)?.after ?? (await loadCases(db, [a.event.caseNo])).get(a.event.caseNo))?.origin ?? node;
+    stmts.push(
+      db.insert(conflicts).values({ origin: node, seq: a.event.seq, caseNo: a.event.caseNo, type: a.event.type, node: owner, reason: a.conflict!, detectedAt: nowIso }),
+      db.insert(changes).values({ kind: "conflict", key: `${node}:${a.event.seq}`, node: owner, at: nowIso }),
+    );
+  }
+  if (plan.divergence) {
+    const d = plan.divergence;
+    stmts.push(
+      db
+        .insert(divergences)
+        .values({ origin: node, seq: d.seq, heldHash: d.heldHash, receivedHash: d.received.hash, received: d.received as unknown as Record<string, unknown>, detectedAt: nowIso })
+        .onConflictDoNothing(),
+    );
+  }
+  await db.batch(stmts as [Stmt, ...Stmt[]]);
+  return {
+    kind: "ok",
+    response: {
+      v: PROTOCOL_VERSION,
+      ackedSeq: plan.head.seq,
+      chainHead: plan.head.hash,
+      stored: plan.accepted.length,
+      duplicates: plan.duplicates,
+      conflicts: flagged.map((a) => ({ origin: node, seq: a.event.seq, caseNo: a.event.caseNo, reason: a.conflict! })),
+      divergence: plan.divergence ? { seq: plan.divergence.seq, heldHash: plan.divergence.heldHash, receivedHash: plan.divergence.received.hash } : null,
+      serverTime: nowIso,
+      skewMs,
+      clockFlagged: Math.abs(skewMs) > MAX_CLOCK_SKEW_MS,
+    },
+  };
+}
+
+/** Stored events by `origin:seq` keys, in the order of the keys. */
+async function wireEvents(db: Db, keys: readonly string[]): Promise<WireEvent[]> {
+  const out: WireEvent[] = [];
+  for (const part of chunked(keys, 40)) {
+    const conds = part.map((k) => {
+      const i = k.lastIndexOf(":");
+      return and(eq(caseEvents.origin, k.slice(0, i)), eq(caseEvents.seq, Number(k.slice(i + 1))))!;
+    });
+    const rows = await db.select().from(caseEvents).where(or(...conds));
+    for (const r of rows) {
+      const { receivedAt: _r, ...e } = r;
+      out.push(e as WireEvent);
+    }
+  }
+  const order = new Map(keys.map((k, i) => [k, i]));
+  return out.sort((a, b) => order.get(`${a.origin}:${a.seq}`)! - order.get(`${b.origin}:${b.seq}`)!);
+}
+
+/**
+ * What `node` receives after `cursor`: catalog and calendar changes (everything on a first pull),
+ * and the events and conflict flags on its cases. The change rows are read before their
+ * contents, so content is never older than the cursor handed out.
+ */
+export async function buildPull(db: Db, node: string, cursorIn: number | null, limit: number, now: Date): Promise<PullResponse> {
+  const cursor = cursorIn ?? 0;
+  const rows = await db
+    .select()
+    .from(changes)
+    .where(and(gt(changes.seq, cursor), or(isNull(changes.node), eq(changes.node, node))))
+    .orderBy(asc(changes.seq))
+    .limit(limit);
+  const snapshot = cursorIn === null;
+  const keysOf = (kind: string) => [...new Set(rows.filter((r) => r.kind === kind).map((r) => r.key))];
+  const res: PullResponse = {
+    v: PROTOCOL_VERSION,
+    cursor: rows.length ? rows.at(-1)!.seq : cursor,
+    hasMore: rows.length === limit,
+    snapshot,
+    departments: [],
+    items: [],
+    calendarDays: [],
+    calendarYears: [],
+    events: [],
+    conflicts: [],
+    serverTime: now.toISOString(),
+  };
+  if (snapshot) {
+    // The node's bundled seed may be older than the city's catalog: send all of it once.
+    const [head] = await db.select({ seq: changes.seq }).from(changes).orderBy(desc(changes.seq)).limit(1);
+    if (!res.hasMore) res.cursor = Math.max(res.cursor, head?.seq ?? 0);
+    res.departments = await db.select().from(departments);
+    res.items = await db.select().from(serviceItems);
+    res.calendarDays = await db.select().from(calendarDays);
+    res.calendarYears = await db.select().from(calendarYears);
+  } else {
+    for (const part of chunked(keysOf("department"), PARAM_CHUNK)) res.departments.push(...(await db.select().from(departments).where(inArray(departments.code, part))));
+    for (const part of chunked(keysOf("item"), PARAM_CHUNK)) res.items.push(...(await db.select().from(serviceItems).where(inArray(serviceItems.code, part))));
+    const dayKeys = keysOf("calendar_day");
+    for (const part of chunked(dayKeys, PARAM_CHUNK)) res.calendarDays.push(...(await db.select().from(calendarDays).where(inArray(calendarDays.date, part))));
+    for (const date of dayKeys) {
+      if (!res.calendarDays.some((d) => d.date === date)) res.calendarDays.push({ date, kind: "holiday", name: "", updatedAt: now.toISOString(), deleted: true });
+    }
+    for (const part of chunked(keysOf("calendar_year").map(Number), PARAM_CHUNK)) res.calendarYears.push(...(await db.select().from(calendarYears).where(inArray(calendarYears.year, part))));
+  }
+  res.events = await wireEvents(db, keysOf("event"));
+  for (const key of keysOf("conflict")) {
+    const i = key.lastIndexOf(":");
+    const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, key.slice(0, i)), eq(conflicts.seq, Number(key.slice(i + 1)))));
+    for (const c of found) res.conflicts.push({ origin: c.origin, seq: c.seq, caseNo: c.caseNo, type: c.type, reason: c.reason, detectedAt: c.detectedAt });
+  }
+  return res;
+}
+
+export interface NodeReconciliation {
+  code: string;
+  name: string;
+  revoked: boolean;
+  ackedSeq: number;
+  chainHead: string;
+  reportedHeadSeq: number | null;
+  lastContactAt: string | null;
+  pending: number | null;
+  conflicts: number;
+  divergences: number;
+  skewMs: number | null;
+  clockFlagged: boolean;
+}
+
+/** Per enrolled node: what the city holds of its chain and what the node last reported. */
+export async function reconcile(db: Db): Promise<NodeReconciliation[]> {
+  const [all, contacts, conflictCounts, divergenceCounts] = await Promise.all([
+    db.select().from(nodes).orderBy(asc(nodes.code)),
+    db.select().from(nodeContacts),
+    db.select({ origin: conflicts.origin, n: count() }).from(conflicts).where(isNull(conflicts.resolvedAt)).groupBy(conflicts.origin),
+    db.select({ origin: divergences.origin, n: count() }).from(divergences).groupBy(divergences.origin),
+  ]);
+  const out: NodeReconciliation[] = [];
+  for (const n of all) {
+    const head = await chainHead(db, n.code);
+    const c = contacts.find((x) => x.code === n.code);
+    out.push({
+      code: n.code,
+      name: n.name,
+      revoked: n.revokedAt !== null,
+      ackedSeq: head.seq,
+      chainHead: head.hash,
+      reportedHeadSeq: c?.reportedHeadSeq ?? null,
+      lastContactAt: c?.lastContactAt ?? null,
+      pending: c ? Math.max(0, c.reportedHeadSeq - head.seq) : null,
+      conflicts: conflictCounts.find((x) => x.origin === n.code)?.n ?? 0,
+      divergences: divergenceCounts.find((x) => x.origin === n.code)?.n ?? 0,
+      skewMs: c?.skewMs ?? null,
+      clockFlagged: c ? Math.abs(c.skewMs) > MAX_CLOCK_SKEW_MS : false,
+    });
+  }
+  return out;
+}
+
+/** Re-walks every stored chain from its genesis and lists every break. */
+export async function verifyAllChains(db: Db): Promise<{ ok: boolean; origins: number; events: number; breaks: ChainBreak[] }> {
+  const origins = await db.selectDistinct({ origin: caseEvents.origin }).from(caseEvents);
+  const breaks: ChainBreak[] = [];
+  let total = 0;
+  for (const { origin } of origins) {
+    let from = { seq: 0, hash: GENESIS_HASH };
+    for (;;) {
+      const page = (await db
+        .select()
+        .from(caseEvents)
+        .where(and(eq(caseEvents.origin, origin), gt(caseEvents.seq, from.seq)))
+        .orderBy(asc(caseEvents.seq))
+        .limit(2000)) as ChainedEvent[];
+      if (page.length === 0) break;
+      breaks.push(...(await verifyChain(page, from)));
+      total += page.length;
+      from = { seq: page.at(-1)!.seq, hash: page.at(-1)!.hash };
+    }
+  }
+  return { ok: breaks.length === 0, origins: origins.length, events: total, breaks };
+}
+

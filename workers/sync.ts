@@ -1,0 +1,79 @@
+/** The city's sync endpoints: signed push (and heartbeat) and signed pull from enrolled nodes. */
+import { Hono, type Context } from "hono";
+import { compactVerify, decodeProtectedHeader, importJWK } from "jose";
+import { eq } from "drizzle-orm";
+import type { z } from "zod";
+import { nodes } from "../schema/tables.js";
+import { PROTOCOL_VERSION, pullPayloadSchema, pushPayloadSchema } from "../domain/sync-protocol.js";
+import { buildPull, ingestPush } from "../store/sync.js";
+import { AppError } from "../http/errors.js";
+import { validationError } from "../http/validate.js";
+import type { CityEnv } from "./env.js";
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+/** Verifies a node-signed compact JWS and parses its payload; throws the precise problem. */
+async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schema: S): Promise<{ node: string; payload: z.output<S> }> {
+  const body = (await c.req.text()).trim();
+  if (body.length > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${body.length} 字节，上限 ${MAX_BODY}）`, { field: "body" });
+  let header;
+  try {
+    header = decodeProtectedHeader(body);
+  } catch {
+    throw new AppError("bad_request", "请求体应为节点签名的 JWS（compact serialization）", { field: "body" });
+  }
+  const code = typeof header.kid === "string" ? header.kid : "";
+  const [node] = code ? await c.var.db.select().from(nodes).where(eq(nodes.code, code)).limit(1) : [];
+  if (!node || !node.publicJwk) throw new AppError("unknown_node", `节点 ${code || "（未标明）"} 未在市级登记`, { node: code || null });
+  if (node.revokedAt) throw new AppError("node_revoked", `节点 ${code} 已于 ${node.revokedAt} 被撤销`, { node: code, revokedAt: node.revokedAt });
+  let payloadBytes: Uint8Array;
+  try {
+    const key = await importJWK(node.publicJwk, "EdDSA");
+    ({ payload: payloadBytes } = await compactVerify(body, key, { algorithms: ["EdDSA", "Ed25519"] }));
+  } catch {
+    throw new AppError("bad_signature", `批次签名无法用节点 ${code} 登记的公钥验证`, { node: code });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(payloadBytes));
+  } catch {
+    throw new AppError("invalid_batch", "批次内容不是 JSON", { field: "payload" });
+  }
+  const v = (raw as { v?: unknown })?.v;
+  if (v !== PROTOCOL_VERSION) {
+    throw new AppError("unsupported_protocol", `同步协议版本 ${String(v)} 不受支持，市级使用版本 ${PROTOCOL_VERSION}`, { protocolVersion: PROTOCOL_VERSION, received: v ?? null });
+  }
+  const parsed = await schema.safeParseAsync(raw);
+  if (!parsed.success) throw validationError(parsed.error.issues, "json");
+  const payload = parsed.data as z.output<S> & { node: string };
+  if (payload.node !== code) throw new AppError("node_mismatch", `批次声称来自 ${payload.node}，但由节点 ${code} 签名`, { node: code, claimed: payload.node });
+  return { node: code, payload };
+}
+
+/** `/api/sync/push` and `/api/sync/pull`. */
+export function syncRoutes() {
+  return new Hono<CityEnv>()
+    .post("/api/sync/push", async (c) => {
+      const { node, payload } = await verifyNodeMessage(c, pushPayloadSchema);
+      const res = await ingestPush(c.var.db, node, payload, c.var.now());
+      switch (res.kind) {
+        case "ok":
+          return c.json(res.response);
+        case "replayed":
+          throw new AppError("replayed_batch", `批次 ${payload.batchId} 已处理过，拒绝重放`, { node, batchId: payload.batchId });
+        case "gap":
+          throw new AppError("sync_gap", `市级已确认到 ${res.ackedSeq}，批次从 ${res.firstSeq} 开始，请从 ${res.ackedSeq + 1} 重发`, {
+            node,
+            ackedSeq: res.ackedSeq,
+            chainHead: res.chainHead,
+            firstSeq: res.firstSeq,
+          });
+        case "invalid":
+          throw new AppError("invalid_batch", `批次在序号 ${res.seq} 处不合法：${res.reason}`, { node, seq: res.seq, reason: res.reason });
+      }
+    })
+    .post("/api/sync/pull", async (c) => {
+      const { node, payload } = await verifyNodeMessage(c, pullPayloadSchema);
+      return c.json(await buildPull(c.var.db, node, payload.cursor, payload.limit ?? 1000, c.var.now()));
+    });
+}
