@@ -14,7 +14,12 @@ const MAX_BODY = 4 * 1024 * 1024;
 
 /** Verifies a node-signed compact JWS and parses its payload; throws the precise problem. */
 async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schema: S): Promise<{ node: string; payload: z.output<S> }> {
-  const body = (await c.req.text()).trim();
+  let body: string;
+  try {
+    body = (await c.req.text()).trim();
+  } catch {
+    throw new AppError("bad_request", "请求体不完整（连接中断）", { field: "body" });
+  }
   if (body.length > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${body.length} 字节，上限 ${MAX_BODY}）`, { field: "body" });
   let header;
   try {

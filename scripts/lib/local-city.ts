@@ -1,0 +1,92 @@
+/**
+ * The real city worker in workerd via Miniflare, on 127.0.0.1, with local D1 and R2: used by the
+ * node ⇄ city tests and the sync benchmark. The worker is bundled exactly as `wrangler deploy` would.
+ */
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { exportJWK, generateKeyPair, type JWK } from "jose";
+import { Miniflare } from "miniflare";
+import { seedStatements } from "../../store/seed.js";
+import { mintToken } from "./dev-auth.js";
+import { quietEnv, ROOT, WRANGLER } from "./wrangler.js";
+
+let bundled: string | null = null;
+
+/** Bundles the worker once per process with `wrangler deploy --dry-run`. */
+export function bundleWorker(): string {
+  if (bundled) return bundled;
+  const out = mkdtempSync(join(tmpdir(), "tongban-worker-"));
+  const r = spawnSync(WRANGLER, ["deploy", "--dry-run", "--outdir", out], { cwd: ROOT, env: quietEnv(), encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bundling the worker failed:\n${r.stdout}\n${r.stderr}`);
+  bundled = join(out, "index.js");
+  return bundled;
+}
+
+export interface LocalCity {
+  url: string;
+  mf: Miniflare;
+  d1: D1DatabaseLike;
+  token(role: "clerk" | "approver" | "supervisor" | "admin", sub?: string): Promise<string>;
+  /** Calls the city's JSON API with a staff token. */
+  api<T = any>(path: string, role: "clerk" | "approver" | "supervisor" | "admin", init?: { method?: string; body?: unknown }): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+/** The part of a D1 binding the harness uses. */
+export interface D1StatementLike {
+  bind(...values: unknown[]): D1StatementLike;
+  all<T = Record<string, unknown>>(): Promise<{ results: T[] }>;
+  first<T = Record<string, unknown>>(): Promise<T | null>;
+  run(): Promise<unknown>;
+}
+export interface D1DatabaseLike {
+  prepare(sql: string): D1StatementLike;
+  batch(stmts: D1StatementLike[]): Promise<unknown>;
+}
+
+/** Starts a city on an ephemeral port with a migrated, seeded D1. */
+export async function startLocalCity(opts: { port?: number; persistDir?: string } = {}): Promise<LocalCity> {
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const priv: JWK = { ...(await exportJWK(privateKey)), kid: "local-city", alg: "EdDSA" };
+  const { d: _d, ...pub } = priv;
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: bundleWorker(),
+    modulesRoot: dirname(bundleWorker()),
+    compatibilityDate: "2026-04-01",
+    compatibilityFlags: ["nodejs_compat"],
+    d1Databases: { DB: "tongban-local" },
+    r2Buckets: ["MATERIALS"],
+    ...(opts.persistDir ? { d1Persist: join(opts.persistDir, "d1"), r2Persist: join(opts.persistDir, "r2") } : {}),
+    bindings: { CENTRE_NAME: "泉州市行政服务中心", AUTH_ISSUER: "tongban-local", AUTH_JWKS: JSON.stringify({ keys: [pub] }) },
+    host: "127.0.0.1",
+    port: opts.port ?? 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const d1 = (await mf.getD1Database("DB")) as unknown as D1DatabaseLike;
+  const dir = join(ROOT, "schema/migrations");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    const stmts = readFileSync(join(dir, file), "utf8").split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean);
+    await d1.batch(stmts.map((s) => d1.prepare(s)));
+  }
+  await d1.batch(seedStatements().map((s) => d1.prepare(s)));
+  const token = (role: string, sub?: string) => mintToken(priv, { role, sub, issuer: "tongban-local" });
+  return {
+    url,
+    mf,
+    d1,
+    token,
+    async api(path, role, init = {}) {
+      const res = await fetch(url + path, {
+        method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+        headers: { authorization: `Bearer ${await token(role)}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    close: () => mf.dispose(),
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Township ⇄ city replication against the real worker (workerd via Miniflare, local D1) and real
+ * node processes with libSQL files, all over real HTTP on 127.0.0.1, with faults injected by a proxy.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { seedItems } from "../../schema/seed/catalog.js";
+import { startLocalCity, type LocalCity } from "../../scripts/lib/local-city.js";
+import { assertAgree, enrol, eventually, FaultProxy, spawnNode, type NodeProcess } from "./harness.js";
+import { ID, refusedPort } from "./helpers.js";
+
+const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township") && i.materials.length >= 2)!;
+const immediate = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
+const all = (item: typeof promised) => item.materials.map((m) => m.id);
+const applicants = [ID.zhang, ID.li, ID.wang, ID.chen];
+
+let city: LocalCity;
+const dirs: string[] = [];
+const running: { stop(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  city = await startLocalCity();
+}, 60_000);
+afterAll(async () => {
+  await city?.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+afterEach(async () => {
+  while (running.length) await running.pop()!.stop().catch(() => {});
+});
+
+let codeCounter = 0;
+async function node(cityUrl: string, opts: { dir?: string; code?: string; syncIntervalMs?: number } = {}): Promise<NodeProcess> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "tongban-repl-"));
+  if (!opts.dir) dirs.push(dir);
+  const n = await spawnNode({ dir, code: opts.code ?? `R${String(++codeCounter).padStart(2, "0")}${process.pid % 1000}`, city: cityUrl, syncIntervalMs: opts.syncIntervalMs });
+  running.push(n);
+  return n;
+}
+
+async function intake(n: NodeProcess, i: number, item = promised, materials = all(item)) {
+  const res = await n.post("/api/cases", { itemCode: item.code, applicant: { name: `申请人${i}`, idNumber: applicants[i % 4], phone: "13800138000" }, materials });
+  expect(res.status).toBe(201);
+  return res.body as { caseNo: string; atCity: boolean };
+}
+
+const status = async (n: NodeProcess) => (await n.json("/api/sync/status")).body;
+
+describe("replication survives faults", () => {
+  it("a long outage: everything made offline arrives exactly once when the link comes back by itself", async () => {
+    const proxy = new FaultProxy(await refusedPort(), city.url);
+    const n = await node(proxy.url, { syncIntervalMs: 500 });
+    await proxy.up();
+    await enrol(city, n);
+    await proxy.down();
+
+    const made = [];
+    for (let i = 0; i < 60; i++) made.push(await intake(n, i));
+    for (const c of made.slice(0, 20)) expect((await n.post(`/api/cases/${c.caseNo}/actions`, { action: "forward" })).status).toBe(200);
+    expect(made.every((c) => c.atCity === false)).toBe(true);
+    const offline = await status(n);
+    expect(offline).toMatchObject({ online: false, pendingEvents: 80, headSeq: 80, ackedSeq: 0 });
+    expect(offline.lastError).toBeTruthy();
+    const listed = await n.json("/api/cases?pageSize=5");
+    expect(listed.body.cases.every((c: { atCity: boolean }) => c.atCity === false)).toBe(true);
+
+    // The link comes back: no one presses anything; the probe notices and the loop catches up.
+    await proxy.up();
+    await eventually(async () => {
+      const st = await status(n);
+      return st.pendingEvents === 0 && st.online;
+    }, "backlog acknowledged after the outage");
+    const after = await status(n);
+    expect(after).toMatchObject({ online: true, pendingEvents: 0, ackedSeq: 80, headSeq: 80, lastError: null });
+    expect((await n.json(`/api/cases/${made[0]!.caseNo}`)).body.atCity).toBe(true);
+    expect(await assertAgree(city, n)).toEqual({ own: 80, foreign: 0 });
+    const rec = (await city.api("/api/reconcile", "supervisor")).body.nodes.find((x: { code: string }) => x.code === n.code);
+    expect(rec).toMatchObject({ ackedSeq: 80, reportedHeadSeq: 80, pending: 0, conflicts: 0, divergences: 0 });
+    await proxy.down();
+  });
+
+  it("SIGKILL after the city committed a batch but before the node stored the acknowledgement: restart, resend, no duplicate", async () => {
+    const proxy = new FaultProxy(await refusedPort(), city.url);
+    await proxy.up();
+    const dir = mkdtempSync(join(tmpdir(), "tongban-kill-"));
+    dirs.push(dir);
+    let n = await node(proxy.url, { dir, code: `K${process.pid % 10000}` });
+    await enrol(city, n);
+    for (let i = 0; i < 25; i++) await intake(n, i);
+
+    const fired = proxy.arm("kill-after-commit", () => n.kill());
+    void n.post("/api/sync/now").catch(() => {});
+    await fired;
+    const atCity = await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(n.code).first<{ n: number }>();
+    expect(atCity!.n).toBe(25); // committed at the city…
+
+    // …but the node never stored the acknowledgement.
+    const file = createClient({ url: `file:${join(dir, "node.db")}` });
+    const acked = await file.execute("select value from settings where key = 'sync.ackedSeq'");
+    file.close();
+    expect(acked.rows).toEqual([]);
+
+    n = await node(proxy.url, { dir, code: n.code });
+    const synced = (await n.post("/api/sync/now")).body;
+    expect(synced).toMatchObject({ online: true, pendingEvents: 0, ackedSeq: 25 });
+    expect(await assertAgree(city, n)).toEqual({ own: 25, foreign: 0 });
+    await proxy.down();
+  });
+
+  it("a lost response and a connection cut mid-request: no duplicate, no gap", async () => {
+    const proxy = new FaultProxy(await refusedPort(), city.url);
+    await proxy.up();
+    const n = await node(proxy.url);
+    await enrol(city, n);
+    for (let i = 0; i < 10; i++) await intake(n, i);
+
+    const dropped = proxy.arm("drop-response");
+    const lost = (await n.post("/api/sync/now")).body;
+    await dropped;
+    expect(lost.online).toBe(false);
+    expect(lost.ackedSeq).toBe(0);
+    expect((await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(n.code).first<{ n: number }>())!.n).toBe(10);
+
+    for (let i = 10; i < 20; i++) await intake(n, i);
+    const cut = proxy.arm("cut-request");
+    const broken = (await n.post("/api/sync/now")).body;
+    await cut;
+    expect(broken.online).toBe(false);
+    // The cut request stored nothing: the city still holds only the first ten.
+    expect((await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(n.code).first<{ n: number }>())!.n).toBe(10);
+
+    const healed = (await n.post("/api/sync/now")).body;
+    expect(healed).toMatchObject({ online: true, pendingEvents: 0, ackedSeq: 20 });
+    expect(await assertAgree(city, n)).toEqual({ own: 20, foreign: 0 });
+    const verify = (await city.api("/api/reconcile/verify", "supervisor")).body;
+    expect(verify.ok).toBe(true);
+    await proxy.down();
+  });
+
+  it("a revoked node is refused with a clear reason and nothing more is stored", async () => {
+    const n = await node(city.url);
+    await enrol(city, n);
+    await intake(n, 1);
+    expect((await n.post("/api/sync/now")).body.ackedSeq).toBe(1);
+    expect((await city.api(`/api/admin/nodes/${n.code}/revoke`, "admin", { body: {} })).status).toBe(200);
+    await intake(n, 2);
+    const refused = (await n.post("/api/sync/now")).body;
+    expect(refused).toMatchObject({ online: false, ackedSeq: 1, pendingEvents: 1 });
+    expect(refused.lastError).toContain("已于");
+    expect(refused.lastError).toContain("被撤销");
+    expect((await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(n.code).first<{ n: number }>())!.n).toBe(1);
+  });
+});
+
+describe("city-origin events reach the node", () => {
+  it("the city forwards, a department decides, the node pulls it and the window delivers", async () => {
+    const n = await node(city.url);
+    await enrol(city, n);
+    const c = await intake(n, 1);
+    await n.post("/api/sync/now");
+
+    const fwd = await city.api(`/api/cases/${c.caseNo}/actions`, "clerk", { body: { action: "forward" } });
+    expect(fwd.status).toBe(200);
+    const dec = await city.api(`/api/cases/${c.caseNo}/actions`, "approver", { body: { action: "decide", decision: "grant" } });
+    expect(dec.status).toBe(200);
+    expect(dec.body.state).toBe("decided");
+
+    expect((await n.json(`/api/cases/${c.caseNo}`)).body.state).toBe("accepted");
+    await n.post("/api/sync/now");
+    const view = (await n.json(`/api/cases/${c.caseNo}`)).body;
+    expect(view).toMatchObject({ state: "decided", decision: "grant", availableActions: ["deliver"] });
+    expect(view.events.map((e: { origin: string; type: string }) => `${e.origin}:${e.type}`)).toEqual([`${n.code}:opened`, "CITY:forwarded", "CITY:decided"]);
+
+    const delivered = await n.post(`/api/cases/${c.caseNo}/actions`, { action: "deliver" });
+    expect(delivered.body.state).toBe("delivered");
+    await n.post("/api/sync/now");
+    expect((await city.api(`/api/cases/${c.caseNo}`, "supervisor")).body.state).toBe("delivered");
+    expect(await assertAgree(city, n)).toEqual({ own: 2, foreign: 2 });
+    // Applying a pull twice changes nothing: a fresh round leaves everything as it was.
+    await n.post("/api/sync/now");
+    expect(await assertAgree(city, n)).toEqual({ own: 2, foreign: 2 });
+  });
+
+  it("catalog and calendar changes at the city reach the node", async () => {
+    const n = await node(city.url);
+    await enrol(city, n);
+    await n.post("/api/sync/now");
+    const put = await city.api("/api/admin/calendar/days/2027-02-08", "admin", { method: "PUT", body: { kind: "holiday", name: "春节" } });
+    expect(put.status).toBe(200);
+    const year = await city.api("/api/admin/calendar/years/2027", "admin", { method: "PUT", body: { source: "国务院办公厅关于2027年部分节假日安排的通知" } });
+    expect(year.status).toBe(200);
+    const edited = { ...immediate, name: `${immediate.name}（已修订）` };
+    const { code, basicCode: _b, category: _c, level: _l, ...body } = edited;
+    expect((await city.api(`/api/admin/catalog/items/${code}`, "admin", { method: "PUT", body })).status).toBe(200);
+    await n.post("/api/sync/now");
+    expect((await n.json(`/api/catalog/items/${code}`)).body.name).toBe(edited.name);
+    // Monday 8 Feb 2027 is now a holiday at the node: 1 working day from Friday 5 Feb ends Tuesday 9 Feb.
+    const dl = (await n.json(`/api/calendar/deadline?start=2027-02-05T02:00:00Z&days=1`)).body;
+    expect(dl).toEqual({ deadline: "2027-02-09T09:30:00.000Z", date: "2027-02-09", warnings: [] });
+  });
+});
+
+describe("two nodes and the city acting at once", () => {
+  it("logs converge, conflicts are listed, nothing is lost", async () => {
+    const [a, b] = [await node(city.url, { syncIntervalMs: 300 }), await node(city.url, { syncIntervalMs: 300 })];
+    await enrol(city, a);
+    await enrol(city, b);
+    const casesA: string[] = [];
+    const casesB: string[] = [];
+    // Both halls take cases while their loops push in the background and the city decides what arrives.
+    const work = async (n: NodeProcess, list: string[]) => {
+      for (let i = 0; i < 40; i++) {
+        const c = await intake(n, i);
+        list.push(c.caseNo);
+        if (i % 2 === 0) await n.post(`/api/cases/${c.caseNo}/actions`, { action: "forward" });
+      }
+    };
+    const cityWork = async () => {
+      for (let round = 0; round < 15; round++) {
+        const { body } = await city.api("/api/cases?state=in_review&pageSize=200", "supervisor");
+        for (const c of body.cases as { caseNo: string }[]) {
+          await city.api(`/api/cases/${c.caseNo}/actions`, "approver", { body: { action: "decide", decision: "grant" } });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await Promise.all([work(a, casesA), work(b, casesB), cityWork()]);
+
+    // A conflict: the city forwards one of A's accepted cases while A, offline from it, forwards it too.
+    const target = casesA[1]!;
+    await a.post("/api/sync/now");
+    expect((await city.api(`/api/cases/${target}/actions`, "clerk", { body: { action: "forward" } })).status).toBe(200);
+    expect((await a.post(`/api/cases/${target}/actions`, { action: "forward" })).status).toBe(200);
+
+    for (const n of [a, b, a, b]) await n.post("/api/sync/now");
+    await cityWork();
+    for (const n of [a, b, a, b]) await n.post("/api/sync/now");
+
+    const ra = await assertAgree(city, a);
+    const rb = await assertAgree(city, b);
+    expect(ra.own).toBe(40 + 20 + 1);
+    expect(rb.own).toBe(40 + 20);
+    // Every case a hall forwarded was decided at the city and the decision is back at the hall.
+    for (const [n, list] of [[a, casesA], [b, casesB]] as const) {
+      for (let i = 0; i < list.length; i += 2) expect((await n.json(`/api/cases/${list[i]}`)).body.state).toBe("decided");
+    }
+    const conflicts = (await a.json("/api/conflicts")).body.conflicts;
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]).toMatchObject({ origin: a.code, caseNo: target, type: "forwarded" });
+    const rec = (await city.api("/api/reconcile", "supervisor")).body.nodes;
+    expect(rec.find((x: { code: string }) => x.code === a.code)).toMatchObject({ conflicts: 1, divergences: 0, pending: 0 });
+    expect(rec.find((x: { code: string }) => x.code === b.code)).toMatchObject({ conflicts: 0, divergences: 0, pending: 0 });
+    expect((await city.api("/api/reconcile/verify", "supervisor")).body).toMatchObject({ ok: true, breaks: [] });
+  }, 120_000);
+});
