@@ -18,6 +18,7 @@ export default defineConfig({
           name: "node",
           include: ["test/domain/**/*.test.ts", "test/node/**/*.test.ts"],
           environment: "node",
+          globalSetup: ["./test/node/global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

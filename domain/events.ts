@@ -23,21 +23,46 @@ export interface ChainedEvent extends ChainedEventBody {
 }
 
 /**
- * Canonical JSON: object keys sorted by code unit, no whitespace, `undefined` members dropped.
- * Two replicas that hold the same event always produce the same bytes.
+ * Canonical JSON: object keys sorted by code unit, no whitespace, `undefined` members dropped,
+ * Dates as ISO strings. Two replicas that hold the same event always produce the same bytes.
+ * Written as a tight loop: the city re-hashes every pushed event, so this is on the hot path.
  */
 export function canonicalJson(value: unknown): string {
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "number" && !Number.isFinite(value)) throw new TypeError("non-finite number in event");
-    return JSON.stringify(value) ?? "null";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError("non-finite number in event");
+      return String(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i) out += ",";
+          const v = value[i];
+          out += v === undefined || typeof v === "function" ? "null" : canonicalJson(v);
+        }
+        return out + "]";
+      }
+      if (value instanceof Date) return JSON.stringify(value.toISOString());
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      let out = "{";
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined || typeof v === "function") continue;
+        out += (first ? "" : ",") + JSON.stringify(k) + ":" + canonicalJson(v);
+        first = false;
+      }
+      return out + "}";
+    }
+    default:
+      return "null";
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
 /** The canonical bytes of an event's hashed fields. */

@@ -4,7 +4,7 @@
  * which new events still apply to the city's cases and which are conflicts to flag.
  */
 import { eventHash, type ChainedEvent } from "./events.js";
-import { applyEvent, conflictOf, type CaseSnapshot } from "./lifecycle.js";
+import { applyEvent, conflictOf, snapshotProblem, type CaseSnapshot, type Role } from "./lifecycle.js";
 
 export interface IngestInput {
   origin: string;
@@ -14,6 +14,11 @@ export interface IngestInput {
   held: ReadonlyMap<number, string>;
   /** The city's current cases for every caseNo in the batch (null when unknown). */
   cases: ReadonlyMap<string, CaseSnapshot | null>;
+  /**
+   * The role the origin acts in. A township node is a window: its events count as the clerk's
+   * whatever their payload claims, so a node can never take a department's decision.
+   */
+  role: Role;
   events: readonly ChainedEvent[];
 }
 
@@ -45,7 +50,11 @@ export async function planIngest(input: IngestInput): Promise<IngestPlan> {
     if (i > 0 && (e.seq !== events[i - 1]!.seq + 1 || e.prevHash !== events[i - 1]!.hash)) {
       return { kind: "invalid", reason: "not_contiguous", seq: e.seq };
     }
-    if ((await eventHash(e.prevHash, e)) !== e.hash) return { kind: "invalid", reason: "bad_event_hash", seq: e.seq };
+  }
+  // Every hash is recomputed (digests started together, so a runtime may overlap them).
+  const hashes = await Promise.all(events.map((e) => eventHash(e.prevHash, e)));
+  for (let i = 0; i < events.length; i++) {
+    if (hashes[i] !== events[i]!.hash) return { kind: "invalid", reason: "bad_event_hash", seq: events[i]!.seq };
   }
 
   let head = input.head;
@@ -70,13 +79,32 @@ export async function planIngest(input: IngestInput): Promise<IngestPlan> {
       return { kind: "ok", duplicates, accepted, cases, divergence: { seq: e.seq, heldHash: head.hash, received: e }, head };
     }
     const before = current(e.caseNo);
-    const conflict = conflictOf(before, e as { caseNo: string; type: string; payload: Record<string, unknown> });
+    let conflict = ownershipProblem(origin, before, e) ?? conflictOf(before, e as { caseNo: string; type: string; payload: Record<string, unknown> }, input.role);
     if (!conflict) {
-      const after = applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> });
-      cases.set(e.caseNo, { before: cases.get(e.caseNo)?.before ?? input.cases.get(e.caseNo) ?? null, after });
+      // A signed event can still be malformed (a buggy node): keep it, flag it, never crash on it.
+      let after: CaseSnapshot | null = null;
+      try {
+        after = applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> });
+      } catch {
+        after = null;
+      }
+      const problem = after ? snapshotProblem(after) : "事件内容无法应用";
+      if (problem || !after) conflict = `事件内容不完整或格式错误（${problem ?? "无法应用"}），未应用到办件`;
+      else cases.set(e.caseNo, { before: cases.get(e.caseNo)?.before ?? input.cases.get(e.caseNo) ?? null, after });
     }
     accepted.push({ event: e, conflict });
     head = { seq: e.seq, hash: e.hash };
   }
   return { kind: "ok", duplicates, accepted, cases, divergence: null, head };
+}
+
+/** A window acts only on its own cases, and numbers new cases under its own code. */
+function ownershipProblem(origin: string, before: CaseSnapshot | null, e: ChainedEvent): string | null {
+  if (e.type === "opened") {
+    const claimed = (e.payload as { origin?: unknown } | null)?.origin;
+    if (!e.caseNo.startsWith(`${origin}-`) || claimed !== origin) return `办件编号 ${e.caseNo} 不属于节点 ${origin}，不能由其开件`;
+    return null;
+  }
+  if (before && before.origin !== origin) return `办件 ${e.caseNo} 由 ${before.origin} 受理，节点 ${origin} 不能办理`;
+  return null;
 }

@@ -468,17 +468,35 @@ export const EVENT_ACTIONS: Readonly<Record<string, CaseAction>> = {
  * Whether an event that happened elsewhere is still valid against this replica's case
  * (DESIGN.md invariant 5). Returns a reason (Chinese) when it is not.
  */
-export function conflictOf(c: CaseSnapshot | null, e: { caseNo: string; type: string; payload: Record<string, unknown> }): string | null {
+export function conflictOf(
+  c: CaseSnapshot | null,
+  e: { caseNo: string; type: string; payload: Record<string, unknown> },
+  role: Role = (e.payload.role as Role | undefined) ?? "clerk",
+): string | null {
   if (e.type === "opened") return c ? `办件 ${e.caseNo} 已存在，重复开件` : null;
   if (!c) return `办件 ${e.caseNo} 不存在`;
   const action = EVENT_ACTIONS[e.type];
   if (!action) return null;
-  const role = (e.payload.role as Role | undefined) ?? "clerk";
   const found = findRule(c, action, role);
   if (found.ok) return null;
   return found.error.code === "forbidden_role"
     ? `角色 ${role} 不能在“${CASE_STATE_LABELS[c.state]}”状态执行“${ACTION_LABELS[action]}”`
     : `办件到达市级时已处于“${CASE_STATE_LABELS[c.state]}”状态，“${ACTION_LABELS[action]}”不再有效`;
+}
+
+const REQUIRED_TEXT = [
+  "caseNo", "queryCode", "origin", "channel", "itemCode", "itemName", "departmentCode",
+  "itemKind", "kind", "applicantName", "applicantIdNumber", "applicantPhone", "limitUnit", "createdAt", "updatedAt",
+] as const;
+const REQUIRED_LISTS = ["materials", "missing", "deferred", "suspensions", "opinions", "reviewDepartments"] as const;
+
+/** What is wrong with a case produced by replaying someone else's event, or null when it is whole. */
+export function snapshotProblem(c: CaseSnapshot): string | null {
+  for (const k of REQUIRED_TEXT) if (typeof c[k] !== "string" || c[k] === "") return `缺少 ${k}`;
+  for (const k of REQUIRED_LISTS) if (!Array.isArray(c[k])) return `${k} 不是列表`;
+  if (!CASE_STATES.includes(c.state)) return `未知状态 ${String(c.state)}`;
+  if (typeof c.limitValue !== "number" || !Number.isFinite(c.limitValue)) return "缺少 limitValue";
+  return null;
 }
 
 type P = Record<string, any>;

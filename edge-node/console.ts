@@ -52,7 +52,7 @@ async function loadCases() {
   const q = $("#filter").value;
   const { cases, total } = await api("/api/cases?pageSize=50" + (q ? "&" + q : ""));
   $("#count").textContent = total;
-  $("#cases").innerHTML = cases.map((c) => '<tr><td><a target="_blank" href="/api/cases/' + c.caseNo + '/receipt">' + c.caseNo + '</a></td><td>' + esc(c.itemName) + '</td><td>' + esc(c.applicant.name) + '<br><span class="muted">' + esc(c.applicant.idNumber) + '</span></td><td>' + esc(c.kindLabel) + '</td><td>' + esc(c.stateLabel) + '</td><td class="light-' + (c.light || "") + '">' + (LIGHT[c.light] || "") + '</td><td>' + (c.deadline ? c.deadline.date : "") + '</td><td>' +
+  $("#cases").innerHTML = cases.map((c) => '<tr><td><a target="_blank" href="/api/cases/' + c.caseNo + '/receipt">' + c.caseNo + '</a></td><td>' + esc(c.itemName) + '</td><td>' + esc(c.applicant.name) + '<br><span class="muted">' + esc(c.applicant.idNumber) + '</span></td><td>' + esc(c.kindLabel) + '</td><td>' + esc(c.stateLabel) + '</td><td class="light-' + (c.light || "") + '">' + (LIGHT[c.light] || "") + '</td><td>' + (c.deadline ? c.deadline.date : "") + '</td><td>' + (c.atCity === false ? '<span class="light-yellow">未上传市级</span>' : "已上传") + '</td><td>' +
     buttons(c).map((b, i) => '<button data-case="' + c.caseNo + '" data-i="' + i + '">' + b.label + '</button>').join(" ") + '</td></tr>').join("");
   document.querySelectorAll("button[data-case]").forEach((btn) => btn.onclick = () => {
     const c = cases.find((x) => x.caseNo === btn.dataset.case);
@@ -62,10 +62,24 @@ async function loadCases() {
     if (reason) act(c.caseNo, { ...b.body, reason });
   });
 }
+async function loadSync() {
+  try {
+    const s = await api("/api/sync/status");
+    $("#sync").className = "card " + (s.online ? "" : "warn");
+    $("#sync").innerHTML = (s.online ? "● 已连接市级" : "○ 离线：办件照常受理，联网后自动上传") +
+      "　待上传事件 <strong>" + s.pendingEvents + "</strong>　市级已确认至 " + s.ackedSeq + " / 本地 " + s.headSeq +
+      (s.lastPushAt ? "　最近上传 " + new Date(Date.parse(s.lastPushAt) + 8 * 3600e3).toISOString().slice(5, 16).replace("T", " ") : "") +
+      (s.conflicts ? '　<span class="light-red">冲突待处理 ' + s.conflicts + ' 件</span>' : "") +
+      (s.clockWarning ? '<div class="light-red"><strong>' + esc(s.clockWarning) + '</strong></div>' : "") +
+      (s.lastError && !s.online ? '<div class="muted">' + esc(s.lastError) + '</div>' : "") +
+      ' <button id="syncnow">立即同步</button>';
+    $("#syncnow").onclick = async () => { $("#syncnow").disabled = true; await api("/api/sync/now", {}); loadSync(); loadCases(); };
+  } catch (e) { $("#sync").textContent = "同步状态不可用：" + e.message; }
+}
 $("#item").onchange = pickItem;
 $("#intake").onsubmit = submitIntake;
 $("#filter").onchange = loadCases;
-loadItems(); loadCases(); setInterval(loadCases, 30000);
+loadItems(); loadCases(); loadSync(); setInterval(loadCases, 30000); setInterval(loadSync, 5000);
 `;
 
 /** The console page (all data comes from the node's own API). */
@@ -73,6 +87,7 @@ export function consolePage(node: { code: string; name: string }) {
   return page(
     `${node.name} · 窗口工作台`,
     html`<h2>${node.name}（节点 ${node.code}）窗口工作台</h2>
+<section class="card" id="sync">正在读取同步状态 …</section>
 <section class="card"><h3>窗口收件</h3>
 <form id="intake">
 <p><select id="item" required style="min-width:28rem"></select></p>
@@ -82,7 +97,7 @@ export function consolePage(node: { code: string; name: string }) {
 </form><p id="result"></p></section>
 <section class="card"><h3>办件（共 <span id="count">0</span> 件）
 <select id="filter"><option value="">全部</option><option value="state=supplement">待补正</option><option value="state=accepted">已受理</option><option value="state=decided">已办结待送达</option><option value="light=yellow">黄灯</option><option value="light=red">红灯</option></select></h3>
-<table><thead><tr><th>办件编号</th><th>事项</th><th>申请人</th><th>类型</th><th>状态</th><th>监察</th><th>承诺日期</th><th>操作</th></tr></thead><tbody id="cases"></tbody></table>
+<table><thead><tr><th>办件编号</th><th>事项</th><th>申请人</th><th>类型</th><th>状态</th><th>监察</th><th>承诺日期</th><th>市级</th><th>操作</th></tr></thead><tbody id="cases"></tbody></table>
 </section>
 <script>${raw(SCRIPT)}</script>`,
   );

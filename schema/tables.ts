@@ -4,7 +4,7 @@
  * Instants are ISO-8601 UTC strings (`2026-11-22T01:30:00.000Z`); dates are Asia/Shanghai `YYYY-MM-DD`.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type {
   ComplaintChannel,
   Fee,
@@ -175,7 +175,6 @@ export const caseEvents = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.origin, t.seq] }),
     index("case_events_case_idx").on(t.caseNo),
-    uniqueIndex("case_events_hash_idx").on(t.hash),
   ],
 );
 

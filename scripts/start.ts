@@ -3,6 +3,7 @@
  * township node on :8788. Ctrl-C stops both.
  */
 import { DEFAULTS } from "../edge-node/config.js";
+import { buildEdge } from "./lib/build-edge.js";
 import { ensureDevAuth, mintToken } from "./lib/dev-auth.js";
 import { prepareLocalD1, ROOT, startCity, startNode, stopGroup, waitForOk } from "./lib/wrangler.js";
 
@@ -17,7 +18,7 @@ const auth = await ensureDevAuth(ROOT);
 
 const children = [
   startCity(cityPort),
-  startNode(["--port", String(nodePort), "--data", process.env.TONGBAN_NODE_DATA ?? DEFAULTS.dataDir, "--city", city]),
+  startNode(buildEdge(), ["--port", String(nodePort), "--data", process.env.TONGBAN_NODE_DATA ?? DEFAULTS.dataDir, "--city", city]),
 ];
 const [cityProc, nodeProc] = children as [NonNullable<(typeof children)[0]>, NonNullable<(typeof children)[1]>];
 for (const [name, child] of [["city", cityProc], ["node", nodeProc]] as const) {

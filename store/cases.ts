@@ -4,7 +4,7 @@
  * Concurrency is optimistic: `(origin, seq)` and `case_no` are unique, so of two writers that
  * read the same chain head only one commits; the other re-reads and decides again.
  */
-import { and, asc, count, desc, eq, like, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { caseEvents, cases, changes } from "../schema/tables.js";
 import {
   applyEvent,
@@ -114,10 +114,11 @@ function retrying<T>(db: Db, attempt: () => Promise<T>): Promise<T> {
 /** The next free case number of an origin's local day. */
 async function nextCaseNo(db: Db, origin: string, at: Date): Promise<string> {
   const prefix = caseNoDayPrefix(origin, at);
+  // A range on the primary key (not LIKE) so the lookup reads only that day's numbers.
   const rows = await db
     .select({ caseNo: cases.caseNo })
     .from(cases)
-    .where(like(cases.caseNo, `${prefix}%`))
+    .where(and(gte(cases.caseNo, prefix), lt(cases.caseNo, `${prefix}\uffff`)))
     .orderBy(desc(sql`length(${cases.caseNo})`), desc(cases.caseNo))
     .limit(1);
   const last = rows[0] ? Number(rows[0].caseNo.slice(prefix.length)) : 0;

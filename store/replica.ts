@@ -11,7 +11,7 @@ import { GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import type { PullResponse } from "../domain/sync-protocol.js";
 import { serialized, type Db } from "./db.js";
 import { chainHead } from "./cases.js";
-import { chunked, insertEventStatements, loadCases, PARAM_CHUNK, upsertCaseStatement } from "./sync.js";
+import { chunked, heldSeqs, insertEventStatements, loadCases, PARAM_CHUNK, upsertCaseStatements } from "./sync.js";
 
 type Stmt = BatchItem<"sqlite">;
 
@@ -121,12 +121,9 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
     let applied = 0;
     if (res.events.length) {
       const held = new Set<string>();
-      for (const part of chunked(res.events, 40)) {
-        const rows = await db
-          .select({ origin: caseEvents.origin, seq: caseEvents.seq })
-          .from(caseEvents)
-          .where(inArray(caseEvents.hash, part.map((e) => e.hash)));
-        for (const r of rows) held.add(`${r.origin}:${r.seq}`);
+      for (const origin of new Set(res.events.map((e) => e.origin))) {
+        const seqs = await heldSeqs(db, origin, res.events.filter((e) => e.origin === origin).map((e) => e.seq));
+        for (const seq of seqs) held.add(`${origin}:${seq}`);
       }
       const fresh = res.events.filter((e) => !held.has(`${e.origin}:${e.seq}`));
       const current = await loadCases(db, fresh.map((e) => e.caseNo));
@@ -137,7 +134,7 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
         changed.set(e.caseNo, applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> }));
       }
       stmts.push(...insertEventStatements(db, fresh.map((e) => ({ ...(e as ChainedEvent), receivedAt: iso }))));
-      stmts.push(...[...changed.values()].map((c) => upsertCaseStatement(db, c)));
+      stmts.push(...upsertCaseStatements(db, [...changed.values()]));
       applied = fresh.length;
     }
     for (const c of res.conflicts) {

@@ -2,7 +2,7 @@
  * The city's side of replication: ingesting a node's pushed batch, building what a node pulls,
  * and the reconciliation view. Everything a push changes is written in one `db.batch`.
  */
-import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lte, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
   calendarDays,
@@ -24,6 +24,7 @@ import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from ".
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
 import { isUniqueViolation, serialized, type Db } from "./db.js";
 import { chainHead } from "./cases.js";
+import { BULK_ROWS, bulkInsert } from "./bulk.js";
 
 /** D1 allows 100 bound parameters a statement: keep IN lists and multi-row inserts under it. */
 export const PARAM_CHUNK = 90;
@@ -37,26 +38,37 @@ export function chunked<T>(xs: readonly T[], size: number): T[][] {
 
 type Stmt = BatchItem<"sqlite">;
 
-/** Insert statements for chained events, several rows a statement. */
+/** Insert statements for chained events, a few hundred rows a statement. */
 export function insertEventStatements(db: Db, events: readonly (ChainedEvent & { receivedAt: string | null })[]): Stmt[] {
-  return chunked(events, 9).map((rows) =>
-    db.insert(caseEvents).values(rows.map((e) => ({ ...e, payload: e.payload as Record<string, unknown> }))),
-  );
+  return chunked(events, BULK_ROWS).map((rows) => bulkInsert(db, caseEvents, rows.map((e) => ({ ...e, payload: e.payload as Record<string, unknown> }))));
 }
 
-/** Upserts a case projection row. */
-export function upsertCaseStatement(db: Db, c: CaseSnapshot): Stmt {
-  return db.insert(cases).values(c).onConflictDoUpdate({ target: cases.caseNo, set: c });
+/** Upsert statements for case projection rows. */
+export function upsertCaseStatements(db: Db, rows: readonly CaseSnapshot[]): Stmt[] {
+  return chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, cases, part, { upsertOn: "case_no" }));
 }
 
-/** The cases with these numbers, keyed by number (missing ones map to null). */
+/** The cases with these numbers, keyed by number (missing ones map to null). One statement, one parameter. */
 export async function loadCases(db: Db, caseNos: readonly string[]): Promise<Map<string, CaseSnapshot | null>> {
-  const out = new Map<string, CaseSnapshot | null>(caseNos.map((n) => [n, null]));
-  for (const part of chunked([...new Set(caseNos)], PARAM_CHUNK)) {
-    const rows = await db.select().from(cases).where(inArray(cases.caseNo, part));
-    for (const r of rows) out.set(r.caseNo, r as CaseSnapshot);
-  }
+  const unique = [...new Set(caseNos)];
+  const out = new Map<string, CaseSnapshot | null>(unique.map((n) => [n, null]));
+  if (unique.length === 0) return out;
+  const rows = await db
+    .select()
+    .from(cases)
+    .where(sql`${cases.caseNo} IN (SELECT value FROM json_each(${JSON.stringify(unique)}))`);
+  for (const r of rows) out.set(r.caseNo, r as CaseSnapshot);
   return out;
+}
+
+/** Which of these seqs of `origin` are stored here. */
+export async function heldSeqs(db: Db, origin: string, seqs: readonly number[]): Promise<Set<number>> {
+  if (seqs.length === 0) return new Set();
+  const rows = await db
+    .select({ seq: caseEvents.seq })
+    .from(caseEvents)
+    .where(and(eq(caseEvents.origin, origin), sql`${caseEvents.seq} IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`));
+  return new Set(rows.map((r) => r.seq));
 }
 
 export type IngestResult =
@@ -99,7 +111,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
     for (const r of rows) held.set(r.seq, r.hash);
   }
   const fresh = events.filter((e) => e.seq > head.seq);
-  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events });
+  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events, role: "clerk" });
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
@@ -114,15 +126,19 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
         set: { lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, ...(events.length ? { lastPushAt: nowIso } : {}) },
       }),
     ...insertEventStatements(db, plan.accepted.map((a) => ({ ...a.event, receivedAt: nowIso }))),
-    ...[...plan.cases.values()].map((c) => upsertCaseStatement(db, c.after)),
+    ...upsertCaseStatements(db, [...plan.cases.values()].map((c) => c.after)),
   ];
   const flagged = plan.accepted.filter((a) => a.conflict);
+  // The flag travels back to the node whose event it is, and to the case's own node if that is another.
+  const owners = await loadCases(db, flagged.map((a) => a.event.caseNo));
   for (const a of flagged) {
-    const owner = (plan.cases.get(a.event.caseNo)?.after ?? (await loadCases(db, [a.event.caseNo])).get(a.event.caseNo))?.origin ?? node;
+    const key = `${node}:${a.event.seq}`;
     stmts.push(
-      db.insert(conflicts).values({ origin: node, seq: a.event.seq, caseNo: a.event.caseNo, type: a.event.type, node: owner, reason: a.conflict!, detectedAt: nowIso }),
-      db.insert(changes).values({ kind: "conflict", key: `${node}:${a.event.seq}`, node: owner, at: nowIso }),
+      db.insert(conflicts).values({ origin: node, seq: a.event.seq, caseNo: a.event.caseNo, type: a.event.type, node, reason: a.conflict!, detectedAt: nowIso }),
+      db.insert(changes).values({ kind: "conflict", key, node, at: nowIso }),
     );
+    const owner = plan.cases.get(a.event.caseNo)?.after.origin ?? owners.get(a.event.caseNo)?.origin;
+    if (owner && owner !== node) stmts.push(db.insert(changes).values({ kind: "conflict", key, node: owner, at: nowIso }));
   }
   if (plan.divergence) {
     const d = plan.divergence;

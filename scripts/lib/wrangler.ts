@@ -46,9 +46,9 @@ export function startCity(port: number, opts: { persistTo?: string; vars?: Recor
   return spawn(WRANGLER, args, { cwd: ROOT, env: quietEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
 }
 
-/** Starts a township node process in its own process group. */
-export function startNode(args: string[]): ChildProcess {
-  return spawn(TSX, [join(ROOT, "edge-node/main.ts"), ...args], { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+/** Starts a township node process (the bundle `npm run edge` runs) in its own process group. */
+export function startNode(bundle: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, ["--enable-source-maps", bundle, ...args], { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
 }
 
 /** Polls a URL until it answers 200, or throws after `ms`. */

@@ -7,7 +7,7 @@ import { seedItems } from "../../schema/seed/catalog.js";
 import { parseNodeConfig } from "../../edge-node/config.js";
 import { ID, refusedPort } from "./helpers.js";
 
-const TSX = join(process.cwd(), "node_modules/.bin/tsx");
+const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -17,15 +17,17 @@ describe("npm run edge", () => {
     dirs.push(dir);
     const port = await refusedPort();
     const cityPort = await refusedPort();
-    const child = spawn(TSX, ["edge-node/main.ts", "--port", String(port), "--data", dir, "--code", "hx02", "--city", `http://127.0.0.1:${cityPort}`], {
+    // Exactly the documented command: npm run edge -- --port … --data … --code … --city …
+    const child = spawn(NPM, ["run", "-s", "edge", "--", "--port", String(port), "--data", dir, "--code", "hx02", "--city", `http://127.0.0.1:${cityPort}`], {
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
     try {
       const base = `http://127.0.0.1:${port}`;
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 200; i++) {
         if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -45,13 +47,13 @@ describe("npm run edge", () => {
       const journal = await fetch(`${base}/`);
       expect(await journal.text()).toContain("窗口工作台");
     } finally {
-      child.kill("SIGTERM");
+      process.kill(-child.pid!, "SIGTERM");
       await new Promise((r) => child.once("exit", r));
     }
   });
 
   it("refuses a bad configuration at start-up with exit code 2", () => {
-    const r = spawnSync(TSX, ["edge-node/main.ts", "--port", "99999"], { encoding: "utf8" });
+    const r = spawnSync(NPM, ["run", "-s", "edge", "--", "--port", "99999"], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("配置错误：--port 应为 0–65535 的整数，收到 \"99999\"");
   });

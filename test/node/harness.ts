@@ -8,7 +8,7 @@ import { expect } from "vitest";
 import type { LocalCity } from "../../scripts/lib/local-city.js";
 import { refusedPort } from "./helpers.js";
 
-const TSX = join(process.cwd(), "node_modules/.bin/tsx");
+import { EDGE_BUNDLE } from "../../scripts/lib/build-edge.js";
 
 export interface NodeProcess {
   url: string;
@@ -28,8 +28,8 @@ export interface NodeProcess {
 export async function spawnNode(opts: { dir: string; code: string; city: string; port?: number; syncIntervalMs?: number }): Promise<NodeProcess> {
   const port = opts.port ?? (await refusedPort());
   const child = spawn(
-    TSX,
-    ["edge-node/main.ts", "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000)],
+    process.execPath,
+    [EDGE_BUNDLE, "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000)],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";

@@ -1,0 +1,189 @@
+/**
+ * `npm run bench:sync`: 30 days of offline township work (305 cases per working day, the Hongqiao
+ * figure) caught up with the city in one go. Prints time to full acknowledgement, events per
+ * second, node intake latency while the catch-up runs, node RSS, and the raw libSQL insert floor.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { seedItems } from "../schema/seed/catalog.js";
+import { caseEvents, cases } from "../schema/tables.js";
+import { formatCaseNo, queryCodeFrom } from "../domain/case-number.js";
+import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
+import { applyEvent, decide, openCase, type CaseEventDraft, type CaseSnapshot } from "../domain/lifecycle.js";
+import { addDays, instantAt, isWorkingDay } from "../domain/time.js";
+import { itemForCase } from "../store/catalog.js";
+import { loadCalendar } from "../store/calendar.js";
+import { insertSql } from "../store/seed.js";
+import { openNodeDatabase } from "../edge-node/database.js";
+import { loadOrCreateIdentity } from "../edge-node/identity.js";
+import { buildEdge } from "./lib/build-edge.js";
+import { startLocalCity } from "./lib/local-city.js";
+import { ROOT } from "./lib/wrangler.js";
+
+const CODE = "HQ01";
+const PER_DAY = Number(process.env.BENCH_CASES_PER_DAY ?? 305);
+const CALENDAR_DAYS = Number(process.env.BENCH_DAYS ?? 30);
+const ID = ["11010519491231002X", "35050219900101123X", "350521198512150041", "350582197006305512"];
+
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+
+async function fill(dir: string) {
+  const store = await openNodeDatabase(dir);
+  const calendar = await loadCalendar(store.db);
+  const township = seedItems.filter((i) => i.places.includes("township"));
+  const rows = await store.db.select().from((await import("../schema/tables.js")).serviceItems);
+  const items = township.map((s) => itemForCase(rows.find((r) => r.code === s.code)!));
+  const events: ChainedEvent[] = [];
+  const finals = new Map<string, CaseSnapshot>();
+  let head = { seq: 0, hash: GENESIS_HASH };
+  const append = async (draft: CaseEventDraft, at: Date, before: CaseSnapshot | null) => {
+    const e = await chainEvent(head.hash, { origin: CODE, seq: head.seq + 1, caseNo: draft.caseNo, type: draft.type, payload: draft.payload, actor: `window@${CODE}`, occurredAt: at.toISOString() });
+    head = { seq: e.seq, hash: e.hash };
+    events.push(e);
+    const after = applyEvent(before, draft);
+    finals.set(draft.caseNo, after);
+    return after;
+  };
+  // The working days of the last 30 calendar days, 305 cases each, spread over office hours.
+  const today = new Date().toISOString().slice(0, 10);
+  const days: string[] = [];
+  for (let i = CALENDAR_DAYS; i >= 1; i--) if (isWorkingDay(calendar, addDays(today, -i))) days.push(addDays(today, -i));
+  let n = 0;
+  for (const d of days) {
+    for (let k = 0; k < PER_DAY; k++, n++) {
+      const item = items[n % items.length]!;
+      const at = instantAt(d, 8 * 60 + 30 + Math.floor((k * 420) / PER_DAY));
+      const complete = n % 10 !== 0; // one in ten is a 补办件 first
+      const received = complete ? item.materials.map((m) => m.id) : [];
+      const opened = openCase(calendar, item, {
+        caseNo: formatCaseNo(CODE, at, k + 1),
+        queryCode: queryCodeFrom(new Uint8Array([n, n >> 8, 3, 4, 5, 6, 7, 8])),
+        origin: CODE,
+        channel: "window",
+        applicant: { name: `申请人${n}`, idNumber: ID[n % 4]!, phone: "13800138000" },
+        materials: received,
+        at,
+      });
+      if (!opened.ok) throw new Error(JSON.stringify(opened.error));
+      let c = await append(opened.value.event, at, null);
+      const ctx = { role: "clerk" as const, at: new Date(at.getTime() + 600_000), calendar, item };
+      if (c.state === "supplement") {
+        const r = decide(c, { action: "supplement", materials: c.missing }, ctx);
+        if (r.ok) c = await append(r.value.event, ctx.at, c);
+      }
+      const next = c.kind === "immediate" || c.kind === "special" ? decide(c, { action: "decide", decision: "grant" }, ctx) : decide(c, { action: "forward" }, ctx);
+      if (next.ok) c = await append(next.value.event, ctx.at, c);
+      if (c.state === "decided") {
+        const del = decide(c, { action: "deliver" }, { ...ctx, at: new Date(ctx.at.getTime() + 600_000) });
+        if (del.ok) await append(del.value.event, new Date(ctx.at.getTime() + 600_000), c);
+      }
+    }
+  }
+  const rowsOut = [
+    ...insertSql(caseEvents, events.map((e) => ({ ...e, payload: e.payload as Record<string, unknown>, receivedAt: null }))),
+    ...insertSql(cases, [...finals.values()]),
+  ];
+  const t0 = process.hrtime.bigint();
+  await store.client.batch(rowsOut, "write");
+  const fillMs = ms(t0);
+  store.client.close();
+  return { events: events.length, cases: finals.size, statements: rowsOut, fillMs };
+}
+
+/** The physical floor: the same rows into a fresh libSQL file in one transaction. */
+async function rawFloor(statements: string[]): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "tongban-floor-"));
+  const store = await openNodeDatabase(dir);
+  const t0 = process.hrtime.bigint();
+  await store.client.batch(statements, "write");
+  const t = ms(t0);
+  store.client.close();
+  rmSync(dir, { recursive: true, force: true });
+  return t;
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function main() {
+  console.log(`通办 同步基准：离线 ${CALENDAR_DAYS} 天（其中工作日每日 ${PER_DAY} 件），联网后一次性追平`);
+  const dir = mkdtempSync(join(tmpdir(), "tongban-bench-"));
+  const city = await startLocalCity();
+  let node: ReturnType<typeof spawn> | undefined;
+  try {
+    const filled = await fill(dir);
+    console.log(`节点积压：${filled.cases} 件办件，${filled.events} 个事件（写入节点库 ${filled.fillMs.toFixed(0)} ms）`);
+    const identity = await loadOrCreateIdentity(dir);
+    const enrolled = await city.api("/api/admin/nodes", "admin", { body: { code: CODE, name: "虹桥镇便民服务中心", publicJwk: identity.publicJwk } });
+    if (enrolled.status !== 201) throw new Error(`enrolment failed: ${JSON.stringify(enrolled.body)}`);
+
+    // Bring the link up: start the node pointed at the city; its first round starts the catch-up.
+    const port = 18000 + (process.pid % 1000);
+    const t0 = process.hrtime.bigint();
+    node = spawn(process.execPath, [buildEdge(), "--port", String(port), "--data", dir, "--code", CODE, "--city", city.url], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const latencies: number[] = [];
+    let maxRss = 0;
+    let done = false;
+    let ackedMs = NaN;
+    const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
+    const body = JSON.stringify({ itemCode: item.code, applicant: { name: "测速", idNumber: ID[0], phone: "13800138000" }, materials: item.materials.map((m) => m.id) });
+    // A clerk keeps taking cases while the backlog drains.
+    const clerk = (async () => {
+      while (!done) {
+        const s = process.hrtime.bigint();
+        const ok = await fetch(`${base}/api/cases`, { method: "POST", headers: { "content-type": "application/json" }, body }).then((r) => r.status === 201, () => false);
+        if (ok) latencies.push(ms(s));
+        else await new Promise((r) => setTimeout(r, 20));
+        maxRss = Math.max(maxRss, rssMb(node!.pid!));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    while (ms(t0) < 120_000) {
+      const st = (await fetch(`${base}/api/sync/status`).then((r) => (r.ok ? r.json() : null), () => null)) as { ackedSeq: number } | null;
+      if (st && st.ackedSeq >= filled.events) {
+        ackedMs = ms(t0);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    done = true;
+    await clerk;
+    maxRss = Math.max(maxRss, rssMb(node.pid!));
+    const held = await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(CODE).first<{ n: number }>();
+    const floor = await rawFloor(filled.statements);
+    const eps = filled.events / (ackedMs / 1000);
+    const floorEps = filled.events / (floor / 1000);
+    console.log(`
+结果（本机 ${process.platform}/${process.arch}，Node ${process.version}）
+  市级确认全部积压用时     ${(ackedMs / 1000).toFixed(2)} s   （目标 < 10 s；含节点进程启动）
+  端到端摄入速率           ${Math.round(eps)} 事件/秒   （目标 ≥ 10000）
+  追平期间窗口收件延迟     p50 ${pct(latencies, 50).toFixed(1)} ms，p99 ${pct(latencies, 99).toFixed(1)} ms，共 ${latencies.length} 件   （目标 p99 < 20 ms）
+  节点进程 RSS 峰值        ${maxRss.toFixed(0)} MB   （目标 < 150 MB）
+  市级持有该节点事件       ${held!.n}（应为 ${filled.events} + 追平期间新收件）
+  物理下限：同样的行一次事务写入本地 libSQL 文件 ${floor.toFixed(0)} ms = ${Math.round(floorEps)} 行/秒；端到端/下限 = ${(eps / floorEps).toFixed(2)}`);
+    if (!(held!.n >= filled.events)) process.exitCode = 1;
+  } finally {
+    node?.kill("SIGTERM");
+    await city.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,17 @@
+/** Builds the node into `dist/edge-node.mjs` (what `npm run edge` runs), so tests and benchmarks run what a hall runs. */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "./wrangler.js";
+
+export const EDGE_BUNDLE = join(ROOT, "dist/edge-node.mjs");
+
+/** Runs `npm run build:edge`'s esbuild command; throws on failure. */
+export function buildEdge(): string {
+  const r = spawnSync(
+    join(ROOT, "node_modules/.bin/esbuild"),
+    ["edge-node/main.ts", "--bundle", "--platform=node", "--format=esm", "--target=node20", "--packages=external", "--sourcemap", `--outfile=${EDGE_BUNDLE}`, "--log-level=warning"],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`building the edge node failed:\n${r.stdout}\n${r.stderr}`);
+  return EDGE_BUNDLE;
+}

@@ -1,0 +1,58 @@
+/**
+ * Many rows in one statement with one bound parameter: `INSERT … SELECT … FROM json_each(?)`.
+ * D1 allows only 100 bound parameters a statement, so row-per-parameter inserts cost one
+ * statement per handful of rows; this costs one statement per chunk, on D1 and libSQL alike.
+ */
+import { getTableColumns, getTableName, type Table } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "./db.js";
+
+interface ColumnMeta {
+  name: string;
+  dataType: string;
+  mapToDriverValue(v: unknown): unknown;
+}
+
+/** Rows per statement: keeps each JSON parameter well under D1's 2 MB value limit. */
+export const BULK_ROWS = 200;
+
+/**
+ * One statement inserting `rows` (TypeScript field names) into `table`. With `upsertOn`, a row whose
+ * key exists replaces every other column; otherwise an existing key makes the statement fail.
+ */
+export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["$inferInsert"][], opts: { upsertOn?: string; ignoreConflicts?: boolean } = {}): BatchItem<"sqlite"> {
+  const columns = Object.entries(getTableColumns(table) as Record<string, ColumnMeta>);
+  const data = rows.map((row) => {
+    const r = row as Record<string, unknown>;
+    // JSON columns travel as JSON values (json_extract hands them back as JSON text); others as driver values.
+    return columns.map(([key, col]) => (r[key] === undefined ? null : col.dataType === "json" ? r[key] : col.mapToDriverValue(r[key])));
+  });
+  const names = columns.map(([, c]) => `"${c.name}"`).join(", ");
+  const picks = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+  let text = `INSERT INTO "${getTableName(table)}" (${names}) SELECT ${picks} FROM json_each(?) WHERE true`;
+  if (opts.upsertOn) {
+    const sets = columns
+      .filter(([, c]) => c.name !== opts.upsertOn)
+      .map(([, c]) => `"${c.name}" = excluded."${c.name}"`)
+      .join(", ");
+    text += ` ON CONFLICT("${opts.upsertOn}") DO UPDATE SET ${sets}`;
+  } else if (opts.ignoreConflicts) {
+    text += " ON CONFLICT DO NOTHING";
+  }
+  return rawStatement(db, text, [JSON.stringify(data)]);
+}
+
+/**
+ * A parameterised statement for `db.batch`. drizzle 0.45's D1 session cannot batch `db.run(sql)`
+ * with parameters (it looks for a prepared D1 statement that raw queries lack), so this hands
+ * both drivers what their batch reads: the SQL and parameters, and on D1 a prepared statement.
+ */
+export function rawStatement(db: Db, text: string, params: unknown[]): BatchItem<"sqlite"> {
+  const client = (db as unknown as { $client?: { prepare?: (q: string) => unknown } }).$client;
+  const prepared = {
+    getQuery: () => ({ sql: text, params }),
+    stmt: typeof client?.prepare === "function" ? client.prepare(text) : undefined,
+    mapResult: (result: unknown) => result,
+  };
+  return { _prepare: () => prepared } as unknown as BatchItem<"sqlite">;
+}

@@ -1,0 +1,322 @@
+/**
+ * Helpers for the city worker's sync and admin tests: staff tokens, node enrolment with a real
+ * Ed25519 key, node-signed JWS messages, and real hash chains of case events built with the
+ * domain core exactly as a township node builds them.
+ */
+import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { CompactSign, SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
+import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../../domain/events.js";
+import { applyEvent, decide, openCase, type CaseCommand, type CaseSnapshot, type ItemForCase, type Role } from "../../domain/lifecycle.js";
+import { formatCaseNo } from "../../domain/case-number.js";
+import { makeCalendar } from "../../domain/time.js";
+import { PROTOCOL_VERSION, type PullPayload, type PushPayload } from "../../domain/sync-protocol.js";
+import { AUTH_AUDIENCE } from "../../http/env.js";
+import { seedItems } from "../../schema/seed/catalog.js";
+
+export const BASE = "http://city.test";
+export const PROBLEM = "application/problem+json; charset=utf-8";
+
+/** A request to the worker under test (the real entry point, real D1). */
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+}
+
+/** The problem+json `type` URI of a code. */
+export const problemType = (code: string) => `https://tongban.example.cn/problems/${code.replaceAll("_", "-")}`;
+
+// ---------------------------------------------------------------- staff tokens
+
+export type StaffRole = "clerk" | "approver" | "supervisor" | "admin";
+
+let authKey: Promise<CryptoKey> | null = null;
+function testAuthKey(): Promise<CryptoKey> {
+  authKey ??= importJWK(JSON.parse(env.TEST_AUTH_PRIVATE_JWK) as JWK, "EdDSA") as Promise<CryptoKey>;
+  return authKey;
+}
+
+export interface TokenOptions {
+  sub?: string;
+  department?: string;
+  /** Sign with this key instead of the trusted test key. */
+  key?: CryptoKey;
+  kid?: string;
+  issuer?: string;
+  audience?: string;
+  /** Seconds until expiry (negative for an expired token). */
+  ttl?: number;
+}
+
+/** A staff bearer token as the city's identity provider would issue it. */
+export async function staffToken(role: string, opts: TokenOptions = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = { role };
+  if (opts.department) claims.department = opts.department;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "EdDSA", kid: opts.kid ?? "test-key", typ: "JWT" })
+    .setIssuer(opts.issuer ?? env.AUTH_ISSUER ?? "tongban-test")
+    .setAudience(opts.audience ?? AUTH_AUDIENCE)
+    .setSubject(opts.sub ?? `${role}-tester`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (opts.ttl ?? 3600))
+    .sign(opts.key ?? (await testAuthKey()));
+}
+
+/** `{ authorization: "Bearer …" }` for a role. */
+export async function bearer(role: StaffRole): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await staffToken(role)}` };
+}
+
+/** A JSON request with a staff token. */
+export async function staffJson(method: string, path: string, role: StaffRole, body?: unknown): Promise<Response> {
+  return call(path, {
+    method,
+    headers: { ...(await bearer(role)), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+// ---------------------------------------------------------------- nodes
+
+export interface PublicEd25519Jwk {
+  kty: string;
+  crv: string;
+  x: string;
+}
+
+export interface TestNode {
+  code: string;
+  name: string;
+  privateKey: CryptoKey;
+  publicJwk: PublicEd25519Jwk;
+}
+
+let codeCounter = 0;
+/** A node code not used before in this test file (files have their own storage). */
+export function freshCode(prefix = "N"): string {
+  codeCounter++;
+  return `${prefix}${String(codeCounter).padStart(3, "0")}`;
+}
+
+/** A fresh Ed25519 key pair and its public JWK (kty, crv, x only). */
+export async function newNodeKey(): Promise<{ privateKey: CryptoKey; publicJwk: PublicEd25519Jwk }> {
+  const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const jwk = await exportJWK(publicKey);
+  return { privateKey, publicJwk: { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x! } };
+}
+
+/** POSTs an enrolment with an admin token. */
+export async function postEnrolment(body: unknown, headers?: Record<string, string>): Promise<Response> {
+  return call("/api/admin/nodes", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(headers ?? (await bearer("admin"))) },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Generates a key, enrols the node at the city and returns it (fails loudly if enrolment does). */
+export async function enrolNode(code: string = freshCode(), name = `${code} 乡镇便民服务中心`): Promise<TestNode> {
+  const { privateKey, publicJwk } = await newNodeKey();
+  const res = await postEnrolment({ code, name, publicJwk });
+  if (res.status !== 201) throw new Error(`enrolment of ${code} failed: ${res.status} ${await res.text()}`);
+  return { code, name, privateKey, publicJwk };
+}
+
+/** Revokes a node with an admin token. */
+export async function revokeNode(code: string): Promise<Response> {
+  return call(`/api/admin/nodes/${code}/revoke`, { method: "POST", headers: await bearer("admin") });
+}
+
+// ---------------------------------------------------------------- signed messages
+
+/** A compact JWS over a JSON payload, as a node signs (EdDSA, kid = node code). */
+export async function signWith(key: CryptoKey, kid: string, payload: unknown): Promise<string> {
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: "EdDSA", kid, typ: "tongban-sync+jws" })
+    .sign(key);
+}
+
+/** A payload signed by the node with its own key and code. */
+export function signPush(node: TestNode, payload: unknown): Promise<string> {
+  return signWith(node.privateKey, node.code, payload);
+}
+
+let batchCounter = 0;
+/** A batch id unique within the test file. */
+export function newBatchId(): string {
+  batchCounter++;
+  return `batch-${String(batchCounter).padStart(6, "0")}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A push payload for `node` (a new batch id, the current time, headSeq = last event's seq). */
+export function pushPayload(node: { code: string }, events: readonly ChainedEvent[], over: Partial<PushPayload> = {}): PushPayload {
+  return {
+    v: PROTOCOL_VERSION,
+    kind: "push",
+    node: node.code,
+    batchId: newBatchId(),
+    sentAt: new Date().toISOString(),
+    headSeq: events.length ? events.at(-1)!.seq : 0,
+    events: events as PushPayload["events"],
+    ...over,
+  };
+}
+
+/** A pull payload for `node`. */
+export function pullPayload(node: { code: string }, cursor: number | null, over: Partial<PullPayload> = {}): PullPayload {
+  return { v: PROTOCOL_VERSION, kind: "pull", node: node.code, batchId: newBatchId(), sentAt: new Date().toISOString(), cursor, ...over };
+}
+
+/** POSTs a body (normally a compact JWS) to `/api/sync/push`. */
+export function push(body: string): Promise<Response> {
+  return call("/api/sync/push", { method: "POST", headers: { "content-type": "application/jose" }, body });
+}
+
+/** POSTs a body to `/api/sync/pull`. */
+export function pull(body: string): Promise<Response> {
+  return call("/api/sync/pull", { method: "POST", headers: { "content-type": "application/jose" }, body });
+}
+
+/** Signs and pushes events as the node. */
+export async function pushEvents(node: TestNode, events: readonly ChainedEvent[], over: Partial<PushPayload> = {}): Promise<Response> {
+  return push(await signPush(node, pushPayload(node, events, over)));
+}
+
+/** Signs and sends a pull as the node. */
+export async function pullAs(node: TestNode, cursor: number | null, over: Partial<PullPayload> = {}): Promise<Response> {
+  return pull(await signPush(node, pullPayload(node, cursor, over)));
+}
+
+// ---------------------------------------------------------------- event chains
+
+/** A promised item that townships handle (decided by a department after forwarding). */
+export const promisedItem = seedItems.find((i) => i.kind === "promised" && i.places.includes("township"))!;
+
+export function itemForCase(item = promisedItem): ItemForCase {
+  return {
+    code: item.code,
+    name: item.name,
+    departmentCode: item.departmentCode,
+    kind: item.kind,
+    materials: item.materials,
+    promisedLimit: item.promisedLimit,
+    jointDepartments: item.jointDepartments,
+  };
+}
+
+/** Every required material of an item: a complete application. */
+export const completeMaterials = (item = promisedItem) => item.materials.filter((m) => m.required).map((m) => m.id);
+
+const calendar = makeCalendar([], [2026]);
+/** Events are dated from here on, one minute apart (a Tuesday morning, Beijing). */
+export const CHAIN_EPOCH = Date.parse("2026-09-29T01:00:00.000Z");
+
+export interface OpenOptions {
+  caseNo?: string;
+  applicantName?: string;
+  materials?: string[];
+  at?: Date;
+}
+
+/**
+ * One origin's event log as a township node keeps it: each event chained on the previous one,
+ * and the node's own view of its cases (so `act` decides against the node's state).
+ */
+export class Chain {
+  readonly events: ChainedEvent[] = [];
+  readonly cases = new Map<string, CaseSnapshot>();
+  private caseCounter = 0;
+
+  constructor(readonly origin: string) {}
+
+  get head(): { seq: number; hash: string } {
+    const last = this.events.at(-1);
+    return last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
+  }
+
+  /** The events with seq in [from, to]. */
+  range(from: number, to = Number.POSITIVE_INFINITY): ChainedEvent[] {
+    return this.events.filter((e) => e.seq >= from && e.seq <= to);
+  }
+
+  event(seq: number): ChainedEvent {
+    const e = this.events.find((x) => x.seq === seq);
+    if (!e) throw new Error(`${this.origin} has no event ${seq}`);
+    return e;
+  }
+
+  private nextAt(): Date {
+    return new Date(CHAIN_EPOCH + this.events.length * 60_000);
+  }
+
+  private async append(draft: { caseNo: string; type: string; payload: Record<string, unknown> }, at: Date): Promise<ChainedEvent> {
+    const e = await chainEvent(this.head.hash, {
+      origin: this.origin,
+      seq: this.head.seq + 1,
+      caseNo: draft.caseNo,
+      type: draft.type,
+      payload: draft.payload,
+      actor: `window@${this.origin}`,
+      occurredAt: at.toISOString(),
+    });
+    this.cases.set(draft.caseNo, applyEvent(this.cases.get(draft.caseNo) ?? null, draft));
+    this.events.push(e);
+    return e;
+  }
+
+  /** Window intake of a new case (complete materials: accepted at once). */
+  async open(opts: OpenOptions = {}): Promise<ChainedEvent> {
+    const at = opts.at ?? this.nextAt();
+    this.caseCounter++;
+    const caseNo = opts.caseNo ?? formatCaseNo(this.origin, new Date(CHAIN_EPOCH), this.caseCounter);
+    const opened = openCase(calendar, itemForCase(), {
+      caseNo,
+      queryCode: `Q${String(this.caseCounter).padStart(7, "0")}`,
+      origin: this.origin,
+      channel: "window",
+      applicant: { name: opts.applicantName ?? `申请人${this.caseCounter}`, idNumber: "350502199001011234", phone: "13800000000" },
+      materials: opts.materials ?? completeMaterials(),
+      at,
+    });
+    if (!opened.ok) throw new Error(`openCase failed: ${JSON.stringify(opened.error)}`);
+    return this.append(opened.value.event, at);
+  }
+
+  /** A command on one of this node's cases, decided against the node's own state. */
+  async act(caseNo: string, cmd: CaseCommand, role: Role = "clerk", at: Date = this.nextAt()): Promise<ChainedEvent> {
+    const c = this.cases.get(caseNo);
+    if (!c) throw new Error(`${this.origin} does not hold case ${caseNo}`);
+    const decided = decide(c, cmd, { role, at, calendar, item: itemForCase() });
+    if (!decided.ok) throw new Error(`decide failed: ${JSON.stringify(decided.error)}`);
+    return this.append(decided.value.event, at);
+  }
+
+  /** A copy holding this chain's first `n` events (to grow a different history from there). */
+  fork(n: number): Chain {
+    const other = new Chain(this.origin);
+    for (const e of this.events.slice(0, n)) {
+      other.events.push(e);
+      other.cases.set(e.caseNo, applyEvent(other.cases.get(e.caseNo) ?? null, e as { caseNo: string; type: string; payload: Record<string, any> }));
+    }
+    other.caseCounter = new Set(other.events.filter((e) => e.type === "opened").map((e) => e.caseNo)).size;
+    return other;
+  }
+}
+
+/** `n` chained `opened` events of `code` (one new accepted case each), as a node would hold them. */
+export async function makeEvents(code: string, n: number, opts: { chain?: Chain; applicantPrefix?: string } = {}): Promise<ChainedEvent[]> {
+  const chain = opts.chain ?? new Chain(code);
+  const out: ChainedEvent[] = [];
+  for (let i = 0; i < n; i++) out.push(await chain.open(opts.applicantPrefix ? { applicantName: `${opts.applicantPrefix}${i + 1}` } : {}));
+  return out;
+}
+
+// ---------------------------------------------------------------- D1 reads
+
+export async function countRows(sql: string, ...params: unknown[]): Promise<number> {
+  const row = await env.DB.prepare(sql).bind(...params).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+export const eventCount = (origin: string) => countRows("select count(*) as n from case_events where origin = ?", origin);
+export const caseCount = (origin: string) => countRows("select count(*) as n from cases where origin = ?", origin);
