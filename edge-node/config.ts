@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { ORIGIN_CODE_PATTERN, CITY_ORIGIN } from "../domain/case-number.js";
+import { MAX_PUSH_EVENTS } from "../domain/sync-protocol.js";
 
 export interface NodeConfig {
   port: number;
@@ -12,6 +13,8 @@ export interface NodeConfig {
   cityUrl: string;
   /** Pause between sync rounds while online. */
   syncIntervalMs: number;
+  /** Events per push: smaller keeps intake snappy during a catch-up, larger means fewer round trips. */
+  pushBatch: number;
 }
 
 export const DEFAULTS = {
@@ -22,6 +25,7 @@ export const DEFAULTS = {
   name: "演示镇便民服务中心",
   cityUrl: "http://127.0.0.1:8787",
   syncIntervalMs: 10_000,
+  pushBatch: 500,
 } as const;
 
 /** Parses `--port --host --data --code --name --city` (or TONGBAN_NODE_* variables); throws a readable error. */
@@ -36,6 +40,7 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
       name: { type: "string" },
       city: { type: "string" },
       "sync-interval": { type: "string" },
+      "push-batch": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -58,9 +63,13 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
   const intervalText = values["sync-interval"] ?? env.TONGBAN_SYNC_INTERVAL_MS ?? String(DEFAULTS.syncIntervalMs);
   const syncIntervalMs = Number(intervalText);
   if (!Number.isInteger(syncIntervalMs) || syncIntervalMs < 100) throw new Error(`--sync-interval 应为不小于 100 的毫秒数，收到 "${intervalText}"`);
+  const batchText = values["push-batch"] ?? env.TONGBAN_PUSH_BATCH ?? String(DEFAULTS.pushBatch);
+  const pushBatch = Number(batchText);
+  if (!Number.isInteger(pushBatch) || pushBatch < 1 || pushBatch > MAX_PUSH_EVENTS) throw new Error(`--push-batch 应为 1–${MAX_PUSH_EVENTS} 的整数，收到 "${batchText}"`);
   return {
     port,
     syncIntervalMs,
+    pushBatch,
     host: values.host ?? env.TONGBAN_NODE_HOST ?? DEFAULTS.host,
     dataDir: resolve(values.data ?? env.TONGBAN_NODE_DATA ?? DEFAULTS.dataDir),
     code,

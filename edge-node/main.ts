@@ -24,6 +24,7 @@ async function main() {
     cityUrl: config.cityUrl,
     key: identity.privateKey,
     intervalMs: config.syncIntervalMs,
+    maxBatchEvents: config.pushBatch,
     log: (m) => console.log(`[同步] ${m}`),
   });
   const app = createNodeApp({

@@ -51,6 +51,12 @@ export interface SyncStatus {
   nextAttemptAt: string | null;
 }
 
+/** Events read from the file in one go while preparing a push. */
+const READ_SLICE = 200;
+
+/** Lets pending I/O callbacks (window requests) run before the next blocking step. */
+const yieldToIntake = () => new Promise<void>((r) => setImmediate(r));
+
 class CityError extends Error {
   constructor(
     message: string,
@@ -201,59 +207,89 @@ export class SyncAgent {
     }
   }
 
-  private async sign(payload: PushPayload | PullPayload): Promise<string> {
-    return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-      .setProtectedHeader({ alg: "EdDSA", kid: this.o.code, typ: "tongban-sync+jws" })
-      .sign(this.o.key);
+  private async sign(json: string): Promise<string> {
+    return new CompactSign(new TextEncoder().encode(json)).setProtectedHeader({ alg: "EdDSA", kid: this.o.code, typ: "tongban-sync+jws" }).sign(this.o.key);
   }
 
-  private async send<T>(path: string, payload: PushPayload | PullPayload): Promise<T> {
+  private async send<T>(path: string, payload: PushPayload | PullPayload | { jws: string }): Promise<T> {
+    const body = "jws" in payload ? payload.jws : await this.sign(JSON.stringify(payload));
     const res = await fetch(`${this.o.cityUrl}${path}`, {
       method: "POST",
       headers: { "content-type": "application/jose" },
-      body: await this.sign(payload),
+      body,
       signal: AbortSignal.timeout(this.o.timeoutMs),
     });
     const text = await res.text();
-    let body: Record<string, unknown>;
+    let parsed: Record<string, unknown>;
     try {
-      body = JSON.parse(text) as Record<string, unknown>;
+      parsed = JSON.parse(text) as Record<string, unknown>;
     } catch {
       throw new CityError(`市级返回了无法解析的响应（HTTP ${res.status}）`, res.status, {});
     }
-    if (!res.ok) throw new CityError(String(body.detail ?? `HTTP ${res.status}`), res.status, body);
-    return body as T;
+    if (!res.ok) throw new CityError(String(parsed.detail ?? `HTTP ${res.status}`), res.status, parsed);
+    return parsed as T;
   }
 
-  /** Pushes until the city has acknowledged everything (or says why not). Sends a heartbeat when idle. */
+  /**
+   * Reads and signs the next batch after `afterSeq`. Between the blocking steps it yields, so
+   * window requests that arrived meanwhile are served first: intake never queues behind a catch-up.
+   */
+  private async prepare(afterSeq: number, headSeq: number): Promise<{ jws: string; lastSeq: number; count: number }> {
+    // Read and encode in slices, yielding between them, so no single step holds the event loop long.
+    const parts: string[] = [];
+    let bytes = 0;
+    let count = 0;
+    let lastSeq = afterSeq;
+    while (count < this.o.maxBatchEvents && bytes < MAX_PUSH_BYTES) {
+      const slice = await eventsAfter(this.o.db, this.o.code, lastSeq, Math.min(READ_SLICE, this.o.maxBatchEvents - count));
+      if (slice.length === 0) break;
+      for (const e of slice) {
+        const json = JSON.stringify(e);
+        if (count > 0 && bytes + json.length > MAX_PUSH_BYTES) break;
+        parts.push(json);
+        bytes += json.length + 1;
+        count++;
+        lastSeq = e.seq;
+      }
+      await yieldToIntake();
+      if (slice.length < READ_SLICE) break;
+    }
+    const head: Omit<PushPayload, "events"> = {
+      v: PROTOCOL_VERSION,
+      kind: "push",
+      node: this.o.code,
+      batchId: crypto.randomUUID(),
+      sentAt: this.o.now().toISOString(),
+      headSeq,
+    };
+    const json = `${JSON.stringify(head).slice(0, -1)},"events":[${parts.join(",")}]}`;
+    return { jws: await this.sign(json), lastSeq, count };
+  }
+
+  /**
+   * Pushes until the city has acknowledged everything (or says why not); with nothing pending the
+   * push is a heartbeat. While the city works on one batch the next is read and signed.
+   */
   private async push(): Promise<void> {
     const { db, code } = this.o;
+    let st = await replicaState(db, code);
+    let next: ReturnType<SyncAgent["prepare"]> | null = this.prepare(st.ackedSeq, st.headSeq);
     for (let guard = 0; guard < 100_000; guard++) {
-      const st = await replicaState(db, code);
-      const events = await eventsAfter(db, code, st.ackedSeq, this.o.maxBatchEvents);
-      let bytes = 0;
-      let n = 0;
-      for (; n < events.length; n++) {
-        bytes += JSON.stringify(events[n]).length;
-        if (bytes > MAX_PUSH_BYTES && n > 0) break;
-      }
-      const batch = events.slice(0, n);
-      const payload: PushPayload = {
-        v: PROTOCOL_VERSION,
-        kind: "push",
-        node: code,
-        batchId: crypto.randomUUID(),
-        sentAt: this.o.now().toISOString(),
-        headSeq: st.headSeq,
-        events: batch as PushPayload["events"],
-      };
+      const batch = await (next ?? this.prepare(st.ackedSeq, st.headSeq));
+      next = null;
+      const sending = this.send<PushResponse>("/api/sync/push", { jws: batch.jws });
+      // Assume the city takes it all and prepare the following batch meanwhile; discarded if not.
+      if (batch.count > 0 && batch.lastSeq < st.headSeq) next = this.prepare(batch.lastSeq, st.headSeq);
       let res: PushResponse;
       try {
-        res = await this.send<PushResponse>("/api/sync/push", payload);
+        res = await sending;
       } catch (err) {
+        await next?.catch(() => {});
+        next = null;
         if (err instanceof CityError && err.body.code === "sync_gap") {
           // The city holds less than we thought (e.g. restored from a backup): resend from its mark.
           await storeAck(db, Number(err.body.ackedSeq), String(err.body.chainHead), this.o.now());
+          st = await replicaState(db, code);
           continue;
         }
         throw err;
@@ -262,10 +298,18 @@ export class SyncAgent {
       const local = await eventHashAt(db, code, res.ackedSeq);
       if (local !== res.chainHead) throw new Error(`市级链头与本地不一致（序号 ${res.ackedSeq}），已停止上传，请联系管理员对账`);
       if (res.ackedSeq !== st.ackedSeq) await storeAck(db, res.ackedSeq, res.chainHead, this.o.now());
-      if (batch.length) this.lastPushAt = this.o.now().toISOString();
+      if (batch.count) this.lastPushAt = this.o.now().toISOString();
       if (res.divergence) throw new Error(`市级在序号 ${res.divergence.seq} 持有不同的事件（分叉），已停止上传，请联系管理员对账`);
-      if (batch.length === 0 || res.ackedSeq >= st.headSeq) return;
-      if (res.ackedSeq === st.ackedSeq) throw new Error(`市级未确认任何新事件（停在 ${res.ackedSeq}）`);
+      if (res.ackedSeq === st.ackedSeq && batch.count > 0) throw new Error(`市级未确认任何新事件（停在 ${res.ackedSeq}）`);
+      st = await replicaState(db, code);
+      if (res.ackedSeq !== batch.lastSeq) {
+        await next?.catch(() => {});
+        next = null;
+      }
+      if (batch.count === 0 || st.ackedSeq >= st.headSeq) {
+        await next?.catch(() => {});
+        return;
+      }
     }
   }
 

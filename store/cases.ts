@@ -114,14 +114,15 @@ function retrying<T>(db: Db, attempt: () => Promise<T>): Promise<T> {
 /** The next free case number of an origin's local day. */
 async function nextCaseNo(db: Db, origin: string, at: Date): Promise<string> {
   const prefix = caseNoDayPrefix(origin, at);
-  // A range on the primary key (not LIKE) so the lookup reads only that day's numbers.
-  const rows = await db
-    .select({ caseNo: cases.caseNo })
-    .from(cases)
-    .where(and(gte(cases.caseNo, prefix), lt(cases.caseNo, `${prefix}\uffff`)))
-    .orderBy(desc(sql`length(${cases.caseNo})`), desc(cases.caseNo))
-    .limit(1);
-  const last = rows[0] ? Number(rows[0].caseNo.slice(prefix.length)) : 0;
+  const day = and(gte(cases.caseNo, prefix), lt(cases.caseNo, `${prefix}\uffff`));
+  // The primary key hands over the day's highest number directly while numbers have four digits.
+  const [top] = await db.select({ caseNo: cases.caseNo }).from(cases).where(day).orderBy(desc(cases.caseNo)).limit(1);
+  let last = top ? Number(top.caseNo.slice(prefix.length)) : 0;
+  if (last >= 9999) {
+    // Past 9999 a day, text order is not number order: sort that day's numbers by length too.
+    const [longest] = await db.select({ caseNo: cases.caseNo }).from(cases).where(day).orderBy(desc(sql`length(${cases.caseNo})`), desc(cases.caseNo)).limit(1);
+    last = Number(longest!.caseNo.slice(prefix.length));
+  }
   return formatCaseNo(origin, at, last + 1);
 }
 

@@ -3,7 +3,7 @@
  * applying what it pulled. Applying twice changes nothing; the cursor moves in the same batch
  * as the changes it covers.
  */
-import { and, asc, count, eq, gt, inArray } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { calendarDays, calendarYears, caseEvents, conflicts, departments, serviceItems, settings } from "../schema/tables.js";
 import { applyEvent, type CaseSnapshot } from "../domain/lifecycle.js";
@@ -11,7 +11,7 @@ import { GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import type { PullResponse } from "../domain/sync-protocol.js";
 import { serialized, type Db } from "./db.js";
 import { chainHead } from "./cases.js";
-import { chunked, heldSeqs, insertEventStatements, loadCases, PARAM_CHUNK, upsertCaseStatements } from "./sync.js";
+import { heldSeqs, insertEventStatements, loadCases, upsertCaseStatements } from "./sync.js";
 
 type Stmt = BatchItem<"sqlite">;
 
@@ -75,15 +75,14 @@ export async function storeAck(db: Db, seq: number, hash: string, at: Date): Pro
 
 /** Case numbers among `caseNos` that have own events the city has not acknowledged yet. */
 export async function casesNotAtCity(db: Db, origin: string, ackedSeq: number, caseNos: readonly string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const part of chunked([...new Set(caseNos)], PARAM_CHUNK)) {
-    const rows = await db
-      .selectDistinct({ caseNo: caseEvents.caseNo })
-      .from(caseEvents)
-      .where(and(eq(caseEvents.origin, origin), gt(caseEvents.seq, ackedSeq), inArray(caseEvents.caseNo, part)));
-    for (const r of rows) out.add(r.caseNo);
-  }
-  return out;
+  if (caseNos.length === 0) return new Set();
+  // Unary plus keeps SQLite on the case_no index: the (origin, seq) key would scan every
+  // unacknowledged event, which after weeks offline is tens of thousands per request.
+  const rows = await db
+    .selectDistinct({ caseNo: caseEvents.caseNo })
+    .from(caseEvents)
+    .where(sql`${caseEvents.caseNo} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(caseNos)])})) AND +${caseEvents.origin} = ${origin} AND +${caseEvents.seq} > ${ackedSeq}`);
+  return new Set(rows.map((r) => r.caseNo));
 }
 
 /** Unresolved conflicts the city flagged on this node's events. */
