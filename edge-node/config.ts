@@ -25,7 +25,7 @@ export const DEFAULTS = {
   name: "演示镇便民服务中心",
   cityUrl: "http://127.0.0.1:8787",
   syncIntervalMs: 10_000,
-  pushBatch: 500,
+  pushBatch: 1000,
 } as const;
 
 /** Parses `--port --host --data --code --name --city` (or TONGBAN_NODE_* variables); throws a readable error. */
