@@ -8,6 +8,10 @@ const migrations = await readD1Migrations("./schema/migrations");
 const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
 const authPrivate = { ...(await exportJWK(privateKey)), kid: "test-key", alg: "EdDSA" };
 const { d: _d, ...authPublic } = authPrivate;
+// Approval signing: a current key and one retired by rotation (tests sign old documents with it).
+const signing = { ...(await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).privateKey)), kid: "city-test-2", alg: "EdDSA" };
+const retired = { ...(await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).privateKey)), kid: "city-test-1", alg: "EdDSA" };
+const { d: _rd, ...retiredPublic } = retired;
 
 export default defineConfig({
   test: {
@@ -36,6 +40,9 @@ export default defineConfig({
                 AUTH_ISSUER: "tongban-test",
                 AUTH_JWKS: JSON.stringify({ keys: [authPublic] }),
                 TEST_AUTH_PRIVATE_JWK: JSON.stringify(authPrivate),
+                SIGNING_JWK: JSON.stringify(signing),
+                RETIRED_SIGNING_JWKS: JSON.stringify([retiredPublic]),
+                TEST_RETIRED_SIGNING_PRIVATE_JWK: JSON.stringify(retired),
               },
             },
           }),

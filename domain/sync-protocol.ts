@@ -83,5 +83,7 @@ export interface PullResponse {
   /** Events made at the city (or another origin) on this node's cases, in the city's order. */
   events: WireEvent[];
   conflicts: { origin: string; seq: number; caseNo: string; type: string; reason: string; detectedAt: string }[];
+  /** Delegations the city signed for this node's key (so it may sign approvals offline). */
+  delegations: { id: string; node: string; token: string; items: string[]; validFrom: string; validUntil: string; issuedAt: string }[];
   serverTime: string;
 }

@@ -1,7 +1,9 @@
 /** The township node's HTTP app: catalog, window intake and case handling, sync control, the clerk console. */
 import { Hono } from "hono";
 import { logger } from "hono/logger";
-import type { JWK } from "jose";
+import type { CryptoKey, JWK } from "jose";
+import { resultRoutes } from "../http/result.js";
+import { issueNodeApproval } from "./approvals.js";
 import { PROTOCOL_VERSION } from "../domain/sync-protocol.js";
 import { catalogRoutes } from "../http/catalog.js";
 import { caseRoutes } from "../http/cases.js";
@@ -18,6 +20,8 @@ export interface NodeAppDeps {
   name: string;
   cityUrl: string;
   publicJwk?: JWK;
+  /** The node's private key: signs immediate-item approvals under the city's delegation. */
+  privateKey?: CryptoKey;
   sync?: SyncAgent;
   now?: () => Date;
   log?: boolean;
@@ -37,6 +41,11 @@ export function createNodeApp(deps: NodeAppDeps) {
     c.set("actor", `window@${deps.code}`);
     c.set("office", deps.name);
     c.set("notAtCity", async (caseNos) => casesNotAtCity(deps.db, deps.code, (await replicaState(deps.db, deps.code)).ackedSeq, caseNos));
+    c.set("verifyUrl", `${deps.cityUrl}/verify`);
+    if (deps.privateKey && deps.publicJwk) {
+      const signer = { key: deps.privateKey, publicJwk: deps.publicJwk };
+      c.set("issueApproval", (caseNo) => issueNodeApproval(deps.db, deps.code, deps.cityUrl, signer, caseNo, now()));
+    }
     await next();
   });
   app.onError(onError);
@@ -52,6 +61,7 @@ export function createNodeApp(deps: NodeAppDeps) {
   app.get("/api/sync/status", async (c) => c.json(await agent().status()));
   app.post("/api/sync/now", async (c) => c.json(await agent().syncNow()));
   app.get("/api/conflicts", async (c) => c.json({ conflicts: await listConflicts(deps.db) }));
+  app.route("/", resultRoutes());
   app.route("/", catalogRoutes());
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `${deps.cityUrl}/track?caseNo=${encodeURIComponent(caseNo)}` }));
   app.get("/", (c) => c.html(consolePage({ code: deps.code, name: deps.name })));

@@ -33,6 +33,7 @@ async function main() {
     name: config.name,
     cityUrl: config.cityUrl,
     publicJwk: identity.publicJwk,
+    privateKey: identity.privateKey,
     sync,
     log: process.env.TONGBAN_LOG === "1",
   });

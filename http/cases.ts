@@ -143,11 +143,20 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
         command: c.req.valid("json") as CaseCommand,
       });
       if (!res.ok) throw fromDomain(res.error);
+      let approval: { id: string; licenceId: string | null; issuer: string } | null = null;
+      if (res.event.type === "decided" && res.case.decision === "grant" && c.var.issueApproval) {
+        // The decision stands even if signing fails now; the download issues it later.
+        approval = await c.var.issueApproval(caseNo).catch((err: unknown) => {
+          console.error("issuing the approval failed", caseNo, err);
+          return null;
+        });
+      }
       const item = await getItemRow(c.var.db, res.case.itemCode);
       const [view] = await withAtCity(c.var, [caseView(res.case, { now, materials: item?.materials ?? [], role: c.var.role })]);
       return c.json({
         ...view!,
         event: { origin: res.event.origin, seq: res.event.seq, type: res.event.type, hash: res.event.hash },
+        ...(approval ? { approval: { id: approval.id, licenceId: approval.licenceId, issuer: approval.issuer, resultUrl: `/api/cases/${caseNo}/result?queryCode=${res.case.queryCode}` } } : {}),
         warnings: res.warnings,
       });
     })

@@ -20,6 +20,10 @@ export interface CaseVariables extends SharedVariables {
   office: string;
   /** On a node: which of these cases have changes the city has not acknowledged yet. */
   notAtCity?: (caseNos: string[]) => Promise<Set<string>>;
+  /** Issues (once) the signed approval of a case concluded with a grant, where this shell can sign. */
+  issueApproval?: (caseNo: string) => Promise<import("../store/approvals.js").ApprovalRow | null>;
+  /** Where a QR code sends a verifier: the city's `/verify` page. */
+  verifyUrl: string;
 }
 
 export type CaseEnv = { Variables: CaseVariables };

@@ -248,10 +248,46 @@ export const changes = sqliteTable(
   "changes",
   {
     seq: integer("seq").primaryKey({ autoIncrement: true }),
-    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict">().notNull(),
+    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict" | "delegation">().notNull(),
     key: text("key").notNull(),
     node: text("node"),
     at: text("at").notNull(),
   },
   (t) => [index("changes_node_idx").on(t.node, t.seq)],
 );
+
+/** Signed electronic approvals, whoever signed them (the city, or a node under delegation). */
+export const approvals = sqliteTable(
+  "approvals",
+  {
+    id: text("id").primaryKey(),
+    caseNo: text("case_no").notNull(),
+    token: text("token").notNull(),
+    kid: text("kid").notNull(),
+    /** CITY, or the code of the node that signed it. */
+    issuer: text("issuer").notNull(),
+    licenceId: text("licence_id"),
+    issuedAt: text("issued_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [index("approvals_case_idx").on(t.caseNo)],
+);
+
+/** City: revoked approvals (published as a signed list). */
+export const approvalRevocations = sqliteTable("approval_revocations", {
+  approvalId: text("approval_id").primaryKey(),
+  reason: text("reason").notNull(),
+  revokedAt: text("revoked_at").notNull(),
+  revokedBy: text("revoked_by").notNull(),
+});
+
+/** Delegations the city signed for node keys (city: all of them; node: the ones it received). */
+export const delegations = sqliteTable("delegations", {
+  id: text("id").primaryKey(),
+  node: text("node").notNull(),
+  token: text("token").notNull(),
+  items: text("items", { mode: "json" }).$type<string[]>().notNull(),
+  validFrom: text("valid_from").notNull(),
+  validUntil: text("valid_until").notNull(),
+  issuedAt: text("issued_at").notNull(),
+});

@@ -5,7 +5,8 @@
  * read the same chain head only one commits; the other re-reads and decides again.
  */
 import { and, asc, count, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
-import { caseEvents, cases, changes } from "../schema/tables.js";
+import type { BatchItem } from "drizzle-orm/batch";
+import { approvals, caseEvents, cases, changes } from "../schema/tables.js";
 import {
   applyEvent,
   decide,
@@ -81,19 +82,63 @@ async function commit(
     occurredAt: at.toISOString(),
   });
   const after = applyEvent(before, draft);
-  const insertEvent = db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null });
-  const writeCase = before
-    ? db.update(cases).set(after).where(eq(cases.caseNo, after.caseNo))
-    : db.insert(cases).values(after);
+  const stmts: BatchItem<"sqlite">[] = [
+    db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null }),
+    before ? db.update(cases).set(after).where(eq(cases.caseNo, after.caseNo)) : db.insert(cases).values(after),
+    ...eventSideEffects(db, [event]),
+  ];
   if (before && before.origin !== origin) {
     // An event made here on another origin's case (the city deciding a township case)
     // goes into that origin's pull feed in the same batch.
-    const feed = db.insert(changes).values({ kind: "event", key: `${origin}:${event.seq}`, node: before.origin, at: event.occurredAt });
-    await db.batch([insertEvent, writeCase, feed]);
-  } else {
-    await db.batch([insertEvent, writeCase]);
+    stmts.push(db.insert(changes).values({ kind: "event", key: `${origin}:${event.seq}`, node: before.origin, at: event.occurredAt }));
   }
+  await db.batch(stmts as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   return { case: after, event: { ...event, receivedAt: null } };
+}
+
+/**
+ * Tables kept beside the log that some events feed, written in the same batch as the events
+ * wherever they are stored (made here, pushed to the city, or pulled by a node).
+ */
+export function eventSideEffects(db: Db, events: readonly { type: string; caseNo: string; payload: unknown }[]): BatchItem<"sqlite">[] {
+  const out: BatchItem<"sqlite">[] = [];
+  for (const e of events) {
+    if (e.type !== "approval-issued") continue;
+    const p = e.payload as { id?: unknown; token?: unknown; kid?: unknown; issuer?: unknown; licenceId?: unknown; issuedAt?: unknown; expiresAt?: unknown };
+    if (typeof p.id !== "string" || typeof p.token !== "string") continue;
+    out.push(
+      db
+        .insert(approvals)
+        .values({
+          id: p.id,
+          caseNo: e.caseNo,
+          token: p.token,
+          kid: String(p.kid ?? ""),
+          issuer: String(p.issuer ?? ""),
+          licenceId: typeof p.licenceId === "string" ? p.licenceId : null,
+          issuedAt: String(p.issuedAt ?? ""),
+          expiresAt: String(p.expiresAt ?? ""),
+        })
+        .onConflictDoNothing(),
+    );
+  }
+  return out;
+}
+
+/** Appends an event that `make` builds from the current case (null: nothing to do), like a command without the table. */
+export async function recordEvent(
+  db: Db,
+  caseNo: string,
+  req: { origin: string; actor: string; at: Date },
+  make: (current: CaseSnapshot) => Promise<CaseEventDraft | null> | CaseEventDraft | null,
+): Promise<{ case: CaseSnapshot; event: StoredEvent } | null> {
+  return retrying(db, async () => {
+    const current = await getCase(db, caseNo);
+    if (!current) return null;
+    const draft = await make(current);
+    if (!draft) return null;
+    return commit(db, req.origin, req.actor, req.at, current, draft);
+  });
 }
 
 /** Runs a read-decide-write attempt until it does not lose a race on a unique key. */

@@ -5,12 +5,12 @@
  */
 import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { calendarDays, calendarYears, caseEvents, conflicts, departments, serviceItems, settings } from "../schema/tables.js";
+import { calendarDays, calendarYears, caseEvents, conflicts, delegations, departments, serviceItems, settings } from "../schema/tables.js";
 import { applyEvent, type CaseSnapshot } from "../domain/lifecycle.js";
 import { GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import type { PullResponse } from "../domain/sync-protocol.js";
 import { serialized, type Db } from "./db.js";
-import { chainHead } from "./cases.js";
+import { chainHead, eventSideEffects } from "./cases.js";
 import { heldSeqs, insertEventStatements, loadCases, upsertCaseStatements } from "./sync.js";
 
 type Stmt = BatchItem<"sqlite">;
@@ -133,9 +133,11 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
         changed.set(e.caseNo, applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> }));
       }
       stmts.push(...insertEventStatements(db, fresh.map((e) => ({ ...(e as ChainedEvent), receivedAt: iso }))));
+      stmts.push(...eventSideEffects(db, fresh));
       stmts.push(...upsertCaseStatements(db, [...changed.values()]));
       applied = fresh.length;
     }
+    for (const d of res.delegations ?? []) stmts.push(db.insert(delegations).values(d).onConflictDoNothing());
     for (const c of res.conflicts) {
       stmts.push(db.insert(conflicts).values({ ...c, node: "", resolvedAt: null }).onConflictDoNothing());
     }

@@ -11,6 +11,7 @@ import {
   cases,
   changes,
   conflicts,
+  delegations,
   departments,
   divergences,
   nodeContacts,
@@ -23,7 +24,7 @@ import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
 import { isUniqueViolation, serialized, type Db } from "./db.js";
-import { chainHead } from "./cases.js";
+import { chainHead, eventSideEffects } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
 
 /** D1 allows 100 bound parameters a statement: keep IN lists and multi-row inserts under it. */
@@ -126,6 +127,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
         set: { lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, ...(events.length ? { lastPushAt: nowIso } : {}) },
       }),
     ...insertEventStatements(db, plan.accepted.map((a) => ({ ...a.event, receivedAt: nowIso }))),
+    ...eventSideEffects(db, plan.accepted.filter((a) => !a.conflict).map((a) => a.event)),
     ...upsertCaseStatements(db, [...plan.cases.values()].map((c) => c.after)),
   ];
   const flagged = plan.accepted.filter((a) => a.conflict);
@@ -211,6 +213,7 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     calendarYears: [],
     events: [],
     conflicts: [],
+    delegations: [],
     serverTime: now.toISOString(),
   };
   if (snapshot) {
@@ -232,6 +235,7 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     for (const part of chunked(keysOf("calendar_year").map(Number), PARAM_CHUNK)) res.calendarYears.push(...(await db.select().from(calendarYears).where(inArray(calendarYears.year, part))));
   }
   res.events = await wireEvents(db, keysOf("event"));
+  for (const part of chunked(keysOf("delegation"), PARAM_CHUNK)) res.delegations.push(...(await db.select().from(delegations).where(inArray(delegations.id, part))));
   for (const key of keysOf("conflict")) {
     const i = key.lastIndexOf(":");
     const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, key.slice(0, i)), eq(conflicts.seq, Number(key.slice(i + 1)))));

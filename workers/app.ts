@@ -7,7 +7,9 @@ import { catalogRoutes } from "../http/catalog.js";
 import { caseRoutes } from "../http/cases.js";
 import { notFound, onError } from "../http/errors.js";
 import type { Db } from "../store/db.js";
+import { resultRoutes } from "../http/result.js";
 import { adminRoutes } from "./admin.js";
+import { approvalRoutes, issueCityApproval } from "./approvals.js";
 import { requireRole } from "./auth.js";
 import { cityConfig, type CityEnv } from "./env.js";
 import { pageRoutes } from "./pages.js";
@@ -32,6 +34,9 @@ export function createCityApp(opts: CityAppOptions = {}) {
     c.set("now", now);
     c.set("origin", CITY_ORIGIN);
     c.set("office", config.centreName);
+    const origin = new URL(c.req.url).origin;
+    c.set("verifyUrl", `${origin}/verify`);
+    c.set("issueApproval", (caseNo) => issueCityApproval(c.var.db, config, caseNo, origin, c.var.actor ?? "system:download", c.var.now()));
     await next();
   });
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -39,6 +44,9 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.route("/", syncRoutes());
   app.route("/", adminRoutes());
   app.route("/", reconcileRoutes());
+  app.route("/", approvalRoutes());
+  // The applicant's download is public (guarded by the query code): registered before staff-only case routes.
+  app.route("/", resultRoutes());
   // Case handling at the city is for staff: the token's role decides what the transition table allows.
   app.use("/api/cases/*", requireRole("clerk", "approver", "supervisor", "admin"), async (c, next) => {
     const staff = c.var.staff!;

@@ -26,12 +26,23 @@ export async function ensureDevAuth(root: string): Promise<DevAuth> {
   const privateJwk = JSON.parse(readFileSync(keyFile, "utf8")) as JWK;
   const { d: _d, ...pub } = privateJwk;
   const jwks = { keys: [pub] };
+  // The city's approval signing key (a Worker secret in production).
+  const signingFile = join(dir, "signing-key.json");
+  if (!existsSync(signingFile)) {
+    const { privateKey: sk } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const jwk = await exportJWK(sk);
+    jwk.kid = `city-dev-${(await calculateJwkThumbprint(jwk)).slice(0, 8)}`;
+    jwk.alg = "EdDSA";
+    writeFileSync(signingFile, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+  }
+  const signingJwk = JSON.parse(readFileSync(signingFile, "utf8")) as JWK;
   const vars = join(root, ".dev.vars");
-  const line = `AUTH_JWKS='${JSON.stringify(jwks)}'`;
+  const wanted = [`AUTH_ISSUER=${DEV_ISSUER}`, `AUTH_JWKS='${JSON.stringify(jwks)}'`, `SIGNING_JWK='${JSON.stringify(signingJwk)}'`];
   const current = existsSync(vars) ? readFileSync(vars, "utf8") : "";
-  if (!current.includes(line) || !current.includes(`AUTH_ISSUER=${DEV_ISSUER}`)) {
-    const kept = current.split("\n").filter((l) => l && !l.startsWith("AUTH_JWKS=") && !l.startsWith("AUTH_ISSUER="));
-    writeFileSync(vars, [...kept, `AUTH_ISSUER=${DEV_ISSUER}`, line, ""].join("\n"), { mode: 0o600 });
+  if (wanted.some((l) => !current.includes(l))) {
+    const ours = /^(AUTH_JWKS|AUTH_ISSUER|SIGNING_JWK)=/;
+    const kept = current.split("\n").filter((l) => l && !ours.test(l));
+    writeFileSync(vars, [...kept, ...wanted, ""].join("\n"), { mode: 0o600 });
   }
   return { privateJwk, jwks };
 }

@@ -51,6 +51,7 @@ export async function startLocalCity(opts: { port?: number; persistDir?: string 
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const priv: JWK = { ...(await exportJWK(privateKey)), kid: "local-city", alg: "EdDSA" };
   const { d: _d, ...pub } = priv;
+  const signing: JWK = { ...(await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).privateKey)), kid: "city-local", alg: "EdDSA" };
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundleWorker(),
@@ -60,7 +61,7 @@ export async function startLocalCity(opts: { port?: number; persistDir?: string 
     d1Databases: { DB: "tongban-local" },
     r2Buckets: ["MATERIALS"],
     ...(opts.persistDir ? { d1Persist: join(opts.persistDir, "d1"), r2Persist: join(opts.persistDir, "r2") } : {}),
-    bindings: { CENTRE_NAME: "泉州市行政服务中心", AUTH_ISSUER: "tongban-local", AUTH_JWKS: JSON.stringify({ keys: [pub] }) },
+    bindings: { CENTRE_NAME: "泉州市行政服务中心", AUTH_ISSUER: "tongban-local", AUTH_JWKS: JSON.stringify({ keys: [pub] }), SIGNING_JWK: JSON.stringify(signing) },
     host: "127.0.0.1",
     port: opts.port ?? 0,
   });

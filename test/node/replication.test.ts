@@ -172,16 +172,16 @@ describe("city-origin events reach the node", () => {
     await n.post("/api/sync/now");
     const view = (await n.json(`/api/cases/${c.caseNo}`)).body;
     expect(view).toMatchObject({ state: "decided", decision: "grant", availableActions: ["deliver"] });
-    expect(view.events.map((e: { origin: string; type: string }) => `${e.origin}:${e.type}`)).toEqual([`${n.code}:opened`, "CITY:forwarded", "CITY:decided"]);
+    expect(view.events.map((e: { origin: string; type: string }) => `${e.origin}:${e.type}`)).toEqual([`${n.code}:opened`, "CITY:forwarded", "CITY:decided", "CITY:approval-issued"]);
 
     const delivered = await n.post(`/api/cases/${c.caseNo}/actions`, { action: "deliver" });
     expect(delivered.body.state).toBe("delivered");
     await n.post("/api/sync/now");
     expect((await city.api(`/api/cases/${c.caseNo}`, "supervisor")).body.state).toBe("delivered");
-    expect(await assertAgree(city, n)).toEqual({ own: 2, foreign: 2 });
+    expect(await assertAgree(city, n)).toEqual({ own: 2, foreign: 3 });
     // Applying a pull twice changes nothing: a fresh round leaves everything as it was.
     await n.post("/api/sync/now");
-    expect(await assertAgree(city, n)).toEqual({ own: 2, foreign: 2 });
+    expect(await assertAgree(city, n)).toEqual({ own: 2, foreign: 3 });
   });
 
   it("catalog and calendar changes at the city reach the node", async () => {

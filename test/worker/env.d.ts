@@ -7,6 +7,7 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       TEST_SEED: string[];
       TEST_AUTH_PRIVATE_JWK: string;
+      TEST_RETIRED_SIGNING_PRIVATE_JWK: string;
     }
     interface GlobalProps {
       mainModule: typeof import("../../workers/index.js");

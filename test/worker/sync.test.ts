@@ -992,6 +992,7 @@ describe("pull", () => {
     const second = await json<PullResponse>(await pullAs(node, snap.cursor));
     expect(second).toMatchObject({ v: 1, snapshot: false, hasMore: false, items: [], departments: [], calendarDays: [], conflicts: [] });
     expect(second.cursor).toBeGreaterThan(snap.cursor);
+    // The decision, and the signed approval the city issued for the grant, both travel to the node.
     expect(second.events).toEqual([
       {
         origin: "CITY",
@@ -1004,9 +1005,28 @@ describe("pull", () => {
         prevHash: expect.stringMatching(/^[0-9a-f]{64}$/),
         hash: decided.event.hash,
       },
+      {
+        origin: "CITY",
+        seq: decided.event.seq + 1,
+        caseNo,
+        type: "approval-issued",
+        payload: {
+          id: decided.approval.id,
+          token: expect.stringMatching(/^ey[\w-]+\.[\w-]+\.[\w-]+$/),
+          kid: "city-test-2",
+          issuer: "CITY",
+          licenceId: decided.approval.licenceId,
+          issuedAt: expect.stringMatching(ISO),
+          expiresAt: expect.stringMatching(ISO),
+          at: expect.stringMatching(ISO),
+        },
+        actor: "approver:approver-tester",
+        occurredAt: expect.stringMatching(ISO),
+        prevHash: decided.event.hash,
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
     ]);
-    const ev = second.events[0]!;
-    expect(await eventHash(ev.prevHash, ev)).toBe(ev.hash);
+    for (const ev of second.events) expect(await eventHash(ev.prevHash, ev)).toBe(ev.hash);
 
     const third = await json<PullResponse>(await pullAs(node, second.cursor));
     expect(third).toMatchObject({ snapshot: false, cursor: second.cursor, events: [], conflicts: [], calendarDays: [], items: [] });

@@ -1,0 +1,76 @@
+/** The applicant's download of a signed result: JSON for programs, a printable A4 page with a QR code for people. */
+import { Hono } from "hono";
+import { html, raw } from "hono/html";
+import { decodeJwt } from "jose";
+import { renderSVG } from "uqr";
+import { z } from "zod";
+import { CASE_NO_PATTERN } from "../domain/case-number.js";
+import type { ApprovalClaims } from "../domain/approval.js";
+import { formatDateZh } from "../domain/time.js";
+import { getCase } from "../store/cases.js";
+import { approvalForCase } from "../store/approvals.js";
+import { AppError } from "./errors.js";
+import type { CaseEnv } from "./env.js";
+import { a4Document } from "./layout.js";
+import { zv } from "./validate.js";
+
+/** A red round seal drawn in SVG with the seal's name around its edge. */
+function sealSvg(name: string) {
+  return html`<svg class="seal" viewBox="0 0 200 200" width="42mm" height="42mm" aria-label="${name}">
+<circle cx="100" cy="100" r="92" fill="none" stroke="#d22" stroke-width="6"/>
+<path id="arc" d="M 28 112 A 72 72 0 1 1 172 112" fill="none"/>
+<text font-size="17" fill="#d22" font-family="serif"><textPath href="#arc" startOffset="50%" text-anchor="middle">${name}</textPath></text>
+<text x="100" y="118" font-size="46" fill="#d22" text-anchor="middle">★</text>
+<text x="100" y="160" font-size="13" fill="#d22" text-anchor="middle">电子印章</text></svg>`;
+}
+
+/** The printable result: decision, holder (ID masked), seal and a QR code of the verify link with the token. */
+export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: string) {
+  const link = `${verifyUrl}#${token}`;
+  const qr = renderSVG(link, { ecc: "L", border: 2 });
+  return a4Document(
+    `${claims.resultName} ${claims.caseNo}`,
+    html`<h1>准予行政许可决定书</h1>
+<p class="no">办件编号：${claims.caseNo}${claims.licenceId ? html`<br>证照标识：${claims.licenceId}` : ""}</p>
+<p>${claims.holder.name}（公民身份号码 ${claims.holder.idNumber}）：</p>
+<p>你申请的“${claims.itemName}”（事项编码 ${claims.itemCode}），经审查，符合法定条件和标准，<strong>决定准予</strong>，颁发《${claims.resultName}》。</p>
+<table>
+<tr><th>决定</th><td>准予</td></tr>
+<tr><th>办理结果</th><td>${claims.resultName}</td></tr>
+<tr><th>发证机关</th><td>${claims.department.name}</td></tr>
+<tr><th>签发日期</th><td>${formatDateZh(claims.issuedOn)}</td></tr>
+<tr><th>有效期至</th><td>${formatDateZh(claims.validUntil)}</td></tr>
+<tr><th>文书编号</th><td class="small">${claims.jti}</td></tr>
+</table>
+<div style="display:flex;justify-content:space-between;align-items:flex-end;margin-top:10mm">
+<div style="width:60mm"><div class="qr">${raw(qr)}</div><p class="small">扫码或在 ${verifyUrl} 粘贴文书验证真伪；离线可用 npm run verify 核验。</p></div>
+<div class="sign">${sealSvg(claims.seal)}<br>${claims.department.name}<br>${formatDateZh(claims.issuedOn)}</div>
+</div>
+<details class="small"><summary>电子文书（JWS）</summary><code style="word-break:break-all">${token}</code></details>`,
+  );
+}
+
+const caseNoParam = z.object({ caseNo: z.string().regex(CASE_NO_PATTERN, "办件编号格式应为 节点编码-yyyymmdd-序号") });
+const queryParam = z.object({ queryCode: z.string().trim().toUpperCase().pipe(z.string().regex(/^[2-9A-Z]{8}$/, "查询码应为回执上的8位字符")) });
+
+/** `GET /api/cases/:caseNo/result?queryCode=`: public, guarded by the receipt's query code. */
+export function resultRoutes() {
+  return new Hono<CaseEnv>().get("/api/cases/:caseNo/result", zv("param", caseNoParam), zv("query", queryParam), async (c) => {
+    const { caseNo } = c.req.valid("param");
+    const { queryCode } = c.req.valid("query");
+    const kase = await getCase(c.var.db, caseNo);
+    // The same answer for an unknown case and a wrong code: a query code must not confirm that a case exists.
+    if (!kase || kase.queryCode !== queryCode) {
+      throw new AppError("forbidden", "办件编号或查询码不正确", { field: "queryCode" });
+    }
+    if (kase.decision !== "grant" || (kase.state !== "decided" && kase.state !== "delivered")) {
+      throw new AppError("invalid_state", "本件尚未作出准予决定，没有可下载的电子文书", { state: kase.state, decision: kase.decision });
+    }
+    const approval = (await approvalForCase(c.var.db, caseNo)) ?? (await c.var.issueApproval?.(caseNo)) ?? null;
+    if (!approval) throw new AppError("invalid_state", "电子文书尚未签发，请稍后再试或到窗口领取", { state: kase.state });
+    const claims = decodeJwt(approval.token) as unknown as ApprovalClaims;
+    const wantsJson = (c.req.header("accept") ?? "").includes("application/json");
+    if (wantsJson) return c.json({ id: approval.id, token: approval.token, claims, issuer: approval.issuer });
+    return c.html(resultPage(claims, approval.token, c.var.verifyUrl));
+  });
+}

@@ -1,0 +1,118 @@
+/** Approvals, their revocation and the delegations that let township nodes sign. */
+import { asc, desc, eq } from "drizzle-orm";
+import type { JSONWebKeySet } from "jose";
+import { approvalRevocations, approvals, changes, delegations, departments } from "../schema/tables.js";
+import { approvalClaims, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
+import type { CaseSnapshot } from "../domain/lifecycle.js";
+import type { Db } from "./db.js";
+import { getItemRow } from "./catalog.js";
+import { recordEvent } from "./cases.js";
+
+export type ApprovalRow = typeof approvals.$inferSelect;
+export type DelegationRow = typeof delegations.$inferSelect;
+
+/** The first approval issued for a case, or null. */
+export async function approvalForCase(db: Db, caseNo: string): Promise<ApprovalRow | null> {
+  const rows = await db.select().from(approvals).where(eq(approvals.caseNo, caseNo)).orderBy(asc(approvals.issuedAt)).limit(1);
+  return rows[0] ?? null;
+}
+
+/** One approval by id, or null. */
+export async function approvalById(db: Db, id: string): Promise<ApprovalRow | null> {
+  const rows = await db.select().from(approvals).where(eq(approvals.id, id)).limit(1);
+  return rows[0] ?? null;
+}
+
+/** Signs claims; returns the compact JWS and the kid it was signed under. */
+export type ApprovalSigner = (claims: ApprovalClaims) => Promise<{ token: string; kid: string }>;
+
+export interface IssueRequest {
+  origin: string;
+  actor: string;
+  at: Date;
+  /** The `iss` claim (the city's URL or name). */
+  issuer: string;
+  validDays: number;
+  sign: ApprovalSigner;
+  /** A node's delegation, carried in the document. */
+  delegation?: string;
+}
+
+/**
+ * Issues the approval of a case concluded with a grant, once: the signed document travels as an
+ * `approval-issued` event, so it reaches the other side by sync like every other change.
+ */
+export async function issueApproval(db: Db, caseNo: string, req: IssueRequest): Promise<ApprovalRow | null> {
+  const existing = await approvalForCase(db, caseNo);
+  if (existing) return existing;
+  const done = await recordEvent(db, caseNo, req, async (c: CaseSnapshot) => {
+    if (c.state !== "decided" && c.state !== "delivered") return null;
+    if (c.decision !== "grant") return null;
+    if (await approvalForCase(db, caseNo)) return null;
+    const item = await getItemRow(db, c.itemCode);
+    const [dept] = await db.select().from(departments).where(eq(departments.code, c.departmentCode)).limit(1);
+    if (!item || !dept) return null;
+    const claims = approvalClaims({
+      id: crypto.randomUUID(),
+      issuer: req.issuer,
+      issuedAt: req.at,
+      validDays: req.validDays,
+      caseNo: c.caseNo,
+      itemCode: c.itemCode,
+      itemName: c.itemName,
+      holderName: c.applicantName,
+      holderIdNumber: c.applicantIdNumber,
+      department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
+      resultType: item.resultType,
+      resultName: item.resultName,
+      basicCode: item.basicCode,
+      delegation: req.delegation,
+    });
+    const { token, kid } = await req.sign(claims);
+    return {
+      caseNo,
+      type: "approval-issued",
+      payload: {
+        id: claims.jti,
+        token,
+        kid,
+        issuer: req.origin,
+        licenceId: claims.licenceId ?? null,
+        issuedAt: new Date(claims.iat * 1000).toISOString(),
+        expiresAt: new Date(claims.exp * 1000).toISOString(),
+        at: req.at.toISOString(),
+      },
+    };
+  });
+  void done;
+  return approvalForCase(db, caseNo);
+}
+
+/** The revoked approvals, as verifiers need them. */
+export async function revokedApprovals(db: Db): Promise<Map<string, { reason: string; revokedAt: string }>> {
+  const rows = await db.select().from(approvalRevocations).orderBy(asc(approvalRevocations.revokedAt));
+  return new Map(rows.map((r) => [r.approvalId, { reason: r.reason, revokedAt: r.revokedAt }]));
+}
+
+/** Revokes an approval (idempotent: a second revocation keeps the first reason). */
+export async function revokeApproval(db: Db, id: string, reason: string, by: string, at: Date) {
+  await db.insert(approvalRevocations).values({ approvalId: id, reason, revokedAt: at.toISOString(), revokedBy: by }).onConflictDoNothing();
+  const [row] = await db.select().from(approvalRevocations).where(eq(approvalRevocations.approvalId, id));
+  return row!;
+}
+
+/** Verifies a token against this database's revocations and the given keys. */
+export async function verifyHere(db: Db, token: string, jwks: JSONWebKeySet, now: Date): Promise<VerifyResult> {
+  return verifyApproval(token, { jwks, revoked: await revokedApprovals(db), now });
+}
+
+/** Stores a delegation the city signed and puts it in the node's pull feed. */
+export async function storeDelegation(db: Db, row: DelegationRow): Promise<void> {
+  await db.batch([db.insert(delegations).values(row), db.insert(changes).values({ kind: "delegation", key: row.id, node: row.node, at: row.issuedAt })]);
+}
+
+/** The newest delegation stored for a node, or null. */
+export async function latestDelegation(db: Db, node: string): Promise<DelegationRow | null> {
+  const rows = await db.select().from(delegations).where(eq(delegations.node, node)).orderBy(desc(delegations.issuedAt)).limit(1);
+  return rows[0] ?? null;
+}

@@ -1,0 +1,147 @@
+/** The city's side of signed approvals: keys, issuing, verifying, revoking, delegating to nodes. */
+import { Hono } from "hono";
+import { html, raw } from "hono/html";
+import { eq } from "drizzle-orm";
+import { importJWK, type CryptoKey } from "jose";
+import { z } from "zod";
+import { nodes } from "../schema/tables.js";
+import { APPROVAL_TYP, DELEGATION_TYP, REVOCATIONS_TYP, signClaims, type DelegationClaims } from "../domain/approval.js";
+import { ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
+import { parseItemCode } from "../domain/codes.js";
+import { approvalById, issueApproval, revokeApproval, revokedApprovals, storeDelegation, verifyHere, type ApprovalRow } from "../store/approvals.js";
+import { AppError } from "../http/errors.js";
+import { page } from "../http/layout.js";
+import { jsonBody, zv } from "../http/validate.js";
+import type { Db } from "../store/db.js";
+import { requireRole } from "./auth.js";
+import type { CityConfig, CityEnv } from "./env.js";
+
+const keys = new WeakMap<object, Promise<CryptoKey>>();
+
+/** The city's current private signing key, imported once per isolate. */
+export function signingKey(config: CityConfig): Promise<CryptoKey> {
+  let key = keys.get(config);
+  if (!key) keys.set(config, (key = importJWK(config.signing.privateJwk, "EdDSA") as Promise<CryptoKey>));
+  return key;
+}
+
+/** Issues a city-signed approval for a case (once). */
+export async function issueCityApproval(db: Db, config: CityConfig, caseNo: string, issuer: string, actor: string, at: Date): Promise<ApprovalRow | null> {
+  const key = await signingKey(config);
+  return issueApproval(db, caseNo, {
+    origin: "CITY",
+    actor,
+    at,
+    issuer,
+    validDays: config.signing.validDays,
+    sign: async (claims) => ({ token: await signClaims(claims, key, config.signing.kid, APPROVAL_TYP), kid: config.signing.kid }),
+  });
+}
+
+const VERIFY_SCRIPT = `
+const $ = (s) => document.querySelector(s);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"}[ch]));
+const LABEL = { valid: "有效", invalid: "无效", revoked: "已撤销" };
+async function check() {
+  const token = $("#token").value.trim();
+  if (!token) return;
+  const res = await fetch("/api/verify", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
+  const r = await res.json();
+  if (!res.ok) { $("#out").innerHTML = '<p class="light-red">' + esc(r.detail) + '</p>'; return; }
+  const c = r.claims || {};
+  $("#out").innerHTML = '<h2 class="' + (r.valid ? "light-green" : "light-red") + '">' + LABEL[r.status] + '</h2><p>' + esc(r.reason) + '</p>' +
+    (r.claims ? '<table><tr><th>事项</th><td>' + esc(c.itemName) + '</td></tr><tr><th>持有人</th><td>' + esc(c.holder && c.holder.name) + '（' + esc(c.holder && c.holder.idNumber) + '）</td></tr>' +
+    '<tr><th>办件编号</th><td>' + esc(c.caseNo) + '</td></tr><tr><th>发证机关</th><td>' + esc(c.department && c.department.name) + '</td></tr><tr><th>印章</th><td>' + esc(c.seal) + '</td></tr>' +
+    '<tr><th>签发日期</th><td>' + esc(c.issuedOn) + '</td></tr><tr><th>有效期至</th><td>' + esc(c.validUntil) + '</td></tr>' + (c.licenceId ? '<tr><th>证照标识</th><td>' + esc(c.licenceId) + '</td></tr>' : '') +
+    '<tr><th>签发方</th><td>' + (r.signer ? (r.signer.kind === "city" ? "市级中心" : "乡镇节点 " + esc(r.signer.node) + "（经市级授权）") : "—") + '</td></tr></table>' : "");
+}
+if (location.hash.length > 1) { $("#token").value = decodeURIComponent(location.hash.slice(1)); check(); }
+$("#go").onclick = check;
+`;
+
+const revokeSchema = z.object({ reason: z.string().trim().min(1, "请填写撤销理由").max(500) });
+const delegationSchema = z
+  .object({
+    items: z.array(z.string().regex(/^[0-9A-Z]{31}$/, "事项编码应为31位")).min(1, "至少授权一个事项").max(500),
+    validFrom: z.iso.datetime({ offset: true }).optional(),
+    validUntil: z.iso.datetime({ offset: true, message: "validUntil 应为带时区的 ISO 8601 时间" }),
+  })
+  .refine((d) => d.items.every((i) => parseItemCode(i) !== null), { message: "包含无效的事项编码", path: ["items"] });
+
+/** `/.well-known/jwks.json`, `/api/verify`, `/verify`, revocations, delegations. */
+export function approvalRoutes() {
+  return new Hono<CityEnv>()
+    .get("/.well-known/jwks.json", (c) => {
+      c.header("Cache-Control", "public, max-age=300");
+      return c.json(c.var.config.signing.jwks);
+    })
+    .post("/api/verify", jsonBody(z.object({ token: z.string().trim().min(1, "请提供要验证的文书").max(20_000) })), async (c) => {
+      const r = await verifyHere(c.var.db, c.req.valid("json").token, c.var.config.signing.jwks, c.var.now());
+      return c.json(r);
+    })
+    .get("/verify", (c) =>
+      c.html(
+        page(
+          "电子文书验证",
+          html`<h1>电子证照 / 审批文书验证</h1>
+<p class="muted">扫描文书上的二维码会自动打开本页；也可以把文书（JWS）粘贴到下面。验证只需本中心公布的公钥，离线可用 <code>npm run verify</code>。</p>
+<textarea id="token" rows="6" style="width:100%" placeholder="eyJhbGciOiJFZERTQSIs…"></textarea>
+<p><button id="go">验证</button></p><div id="out"></div>
+<script>${raw(VERIFY_SCRIPT)}</script>`,
+          { nav: html`<a href="/">事项目录</a> <a href="/verify">文书验证</a>` },
+        ),
+      ),
+    )
+    .get("/api/approvals/revocations", async (c) => {
+      // Signed, so an offline verifier can trust a copy it was handed on a USB stick.
+      const revoked = await revokedApprovals(c.var.db);
+      const list = [...revoked].map(([id, r]) => ({ id, revokedAt: r.revokedAt, reason: r.reason }));
+      const updatedAt = list.reduce((m, r) => (r.revokedAt > m ? r.revokedAt : m), "1970-01-01T00:00:00.000Z");
+      const now = c.var.now();
+      const token = await signClaims(
+        { iss: new URL(c.req.url).origin, iat: Math.floor(now.getTime() / 1000), updatedAt, revoked: list },
+        await signingKey(c.var.config),
+        c.var.config.signing.kid,
+        REVOCATIONS_TYP,
+      );
+      return c.json({ token, updatedAt, revoked: list });
+    })
+    .post("/api/admin/approvals/:id/revoke", requireRole("admin"), zv("param", z.object({ id: z.uuid("文书编号格式不正确") })), jsonBody(revokeSchema), async (c) => {
+      const { id } = c.req.valid("param");
+      const approval = await approvalById(c.var.db, id);
+      if (!approval) throw new AppError("not_found", `文书 ${id} 不存在`, { approvalId: id });
+      const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, c.var.staff!.sub, c.var.now());
+      return c.json({ id, caseNo: approval.caseNo, revokedAt: row.revokedAt, reason: row.reason });
+    })
+    .post(
+      "/api/admin/nodes/:code/delegation",
+      requireRole("admin"),
+      zv("param", z.object({ code: z.string().regex(ORIGIN_CODE_PATTERN, "节点编码格式不正确") })),
+      jsonBody(delegationSchema),
+      async (c) => {
+        const { code } = c.req.valid("param");
+        const body = c.req.valid("json");
+        const [node] = await c.var.db.select().from(nodes).where(eq(nodes.code, code)).limit(1);
+        if (!node?.publicJwk) throw new AppError("not_found", `节点 ${code} 未登记`, { node: code });
+        if (node.revokedAt) throw new AppError("conflict", `节点 ${code} 已被撤销，不能授权`, { node: code });
+        const now = c.var.now();
+        const from = body.validFrom ? new Date(body.validFrom) : now;
+        const until = new Date(body.validUntil);
+        if (until <= from) throw new AppError("validation_failed", "validUntil 必须晚于 validFrom", { field: "validUntil" });
+        const claims: DelegationClaims = {
+          jti: crypto.randomUUID(),
+          iss: new URL(c.req.url).origin,
+          sub: code,
+          cnf: { jwk: { kty: "OKP", crv: "Ed25519", x: node.publicJwk.x } },
+          items: [...new Set(body.items)],
+          iat: Math.floor(now.getTime() / 1000),
+          nbf: Math.floor(from.getTime() / 1000),
+          exp: Math.floor(until.getTime() / 1000),
+        };
+        const token = await signClaims(claims, await signingKey(c.var.config), c.var.config.signing.kid, DELEGATION_TYP);
+        const row = { id: claims.jti, node: code, token, items: claims.items, validFrom: from.toISOString(), validUntil: until.toISOString(), issuedAt: now.toISOString() };
+        await storeDelegation(c.var.db, row);
+        return c.json(row, 201);
+      },
+    );
+}
