@@ -52,7 +52,7 @@ async function loadCases() {
   const q = $("#filter").value;
   const { cases, total } = await api("/api/cases?pageSize=50" + (q ? "&" + q : ""));
   $("#count").textContent = total;
-  $("#cases").innerHTML = cases.map((c) => '<tr><td><a target="_blank" href="/api/cases/' + c.caseNo + '/receipt">' + c.caseNo + '</a></td><td>' + esc(c.itemName) + '</td><td>' + esc(c.applicant.name) + '<br><span class="muted">' + esc(c.applicant.idNumber) + '</span></td><td>' + esc(c.kindLabel) + '</td><td>' + esc(c.stateLabel) + '</td><td class="light-' + (c.light || "") + '">' + (LIGHT[c.light] || "") + '</td><td>' + (c.deadline ? c.deadline.date : "") + '</td><td>' + (c.atCity === false ? '<span class="light-yellow">未上传市级</span>' : "已上传") + '</td><td>' +
+  $("#cases").innerHTML = cases.map((c) => '<tr><td><a target="_blank" href="/api/cases/' + c.caseNo + '/receipt">' + c.caseNo + '</a></td><td>' + esc(c.itemName) + '</td><td>' + esc(c.applicant.name) + '<br><span class="muted">' + esc(c.applicant.idNumber) + '</span></td><td>' + esc(c.kindLabel) + '</td><td>' + esc(c.stateLabel) + '</td><td class="light-' + (c.light || "") + '">' + (LIGHT[c.light] || "") + '</td><td>' + (c.deadline ? c.deadline.date : "") + (c.decision === "grant" ? '<br><a target="_blank" href="/api/cases/' + c.caseNo + '/result?queryCode=' + c.queryCode + '">打印电子证照</a>' : "") + '</td><td>' + (c.atCity === false ? '<span class="light-yellow">未上传市级</span>' : "已上传") + '</td><td>' +
     buttons(c).map((b, i) => '<button data-case="' + c.caseNo + '" data-i="' + i + '">' + b.label + '</button>').join(" ") + '</td></tr>').join("");
   document.querySelectorAll("button[data-case]").forEach((btn) => btn.onclick = () => {
     const c = cases.find((x) => x.caseNo === btn.dataset.case);
