@@ -140,6 +140,16 @@ function yearWarnings(cal: WorkCalendar, from: LocalDate, to: LocalDate): TimeWa
   ];
 }
 
+/**
+ * What the administrator must know about the calendar at `now`: the years entered, and a
+ * warning when this year or the next (deadlines reach into it) has no official arrangement yet.
+ */
+export function calendarStatus(cal: WorkCalendar, now: Date): { publishedYears: number[]; warnings: TimeWarning[] } {
+  const today = localDate(now);
+  const next = `${Number(today.slice(0, 4)) + 1}-12-31`;
+  return { publishedYears: [...cal.publishedYears].sort(), warnings: yearWarnings(cal, today, next) };
+}
+
 /** Dates excluded by suspensions: every date in [start date, resume date) of each interval. */
 function suspendedDates(suspensions: readonly Suspension[], now: Date): Set<LocalDate> {
   const out = new Set<LocalDate>();

@@ -62,6 +62,10 @@ async function loadCases() {
     if (reason) act(c.caseNo, { ...b.body, reason });
   });
 }
+async function loadCalendarStatus() {
+  const s = await api("/api/calendar/status").catch(() => null);
+  if (s && s.warnings.length) $("#calendar").innerHTML = '<div class="warn">' + s.warnings.map((w) => esc(w.message)).join("<br>") + '</div>';
+}
 async function loadSync() {
   try {
     const s = await api("/api/sync/status");
@@ -79,7 +83,7 @@ async function loadSync() {
 $("#item").onchange = pickItem;
 $("#intake").onsubmit = submitIntake;
 $("#filter").onchange = loadCases;
-loadItems(); loadCases(); loadSync(); setInterval(loadCases, 30000); setInterval(loadSync, 5000);
+loadItems(); loadCases(); loadSync(); loadCalendarStatus(); setInterval(loadCases, 30000); setInterval(loadSync, 5000);
 `;
 
 /** The console page (all data comes from the node's own API). */
@@ -87,7 +91,7 @@ export function consolePage(node: { code: string; name: string }) {
   return page(
     `${node.name} · 窗口工作台`,
     html`<h2>${node.name}（节点 ${node.code}）窗口工作台</h2>
-<section class="card" id="sync">正在读取同步状态 …</section>
+<section class="card" id="sync">正在读取同步状态 …</section><div id="calendar"></div>
 <section class="card"><h3>窗口收件</h3>
 <form id="intake">
 <p><select id="item" required style="min-width:28rem"></select></p>

@@ -4,7 +4,7 @@ import { etag } from "hono/etag";
 import { z } from "zod";
 import { getItemGuide, listDepartments, listItems } from "../store/catalog.js";
 import { loadCalendar } from "../store/calendar.js";
-import { computeDeadline } from "../domain/time.js";
+import { calendarStatus, computeDeadline } from "../domain/time.js";
 import { AppError } from "./errors.js";
 import type { SharedEnv } from "./env.js";
 import { zv } from "./validate.js";
@@ -54,6 +54,7 @@ export function catalogRoutes() {
       const departments = await listDepartments(c.var.db);
       return c.json({ departments: departments.map(({ code, name, creditCode }) => ({ code, name, creditCode })) });
     })
+    .get("/api/calendar/status", async (c) => c.json(calendarStatus(await loadCalendar(c.var.db), c.var.now())))
     .get("/api/calendar/deadline", zv("query", deadlineQuery), async (c) => {
       const q = c.req.valid("query");
       const cal = await loadCalendar(c.var.db);

@@ -37,6 +37,9 @@ async function verify() {
 $("#token").value = sessionStorage.getItem("token") || "";
 $("#save").onclick = () => { sessionStorage.setItem("token", $("#token").value.trim()); load(); };
 $("#run").onclick = verify;
+fetch("/api/calendar/status").then((r) => r.json()).then((s) => {
+  $("#calendar").innerHTML = "工作日历已录入：" + s.publishedYears.join("、") + "年" + s.warnings.map((w) => '<div class="warn">' + esc(w.message) + '</div>').join("");
+});
 if (sessionStorage.getItem("token")) load();
 setInterval(() => sessionStorage.getItem("token") && load(), 15000);
 `;
@@ -55,6 +58,7 @@ export function reconcileRoutes() {
 <section class="card">访问令牌（监察或管理员）：<input id="token" size="60" type="password"> <button id="save">读取</button> <span id="error" class="light-red"></span></section>
 <table><thead><tr><th>节点</th><th>最近联系</th><th>市级已确认序号</th><th>节点报告序号</th><th>待上传</th><th>冲突</th><th>分叉</th><th>时钟偏差</th><th>链头</th></tr></thead><tbody id="nodes"></tbody></table>
 <section class="card"><button id="run">重新校验全部哈希链</button> <span id="verify"></span></section>
+<section class="card" id="calendar"></section>
 <script>${raw(SCRIPT)}</script>`,
           { nav: html`<a href="/">事项目录</a> <a href="/reconcile">节点对账</a>` },
         ),

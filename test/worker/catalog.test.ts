@@ -196,3 +196,16 @@ describe("public pages", () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe("calendar status for the administrator", () => {
+  it("warns when next year's arrangement is not entered, and stops once it is", async () => {
+    const at = (iso: string) => createCityApp({ now: () => new Date(iso) }).fetch(new Request("http://city.test/api/calendar/status"), env);
+    const late2026 = (await (await at("2026-11-22T02:00:00Z")).json()) as any;
+    expect(late2026.publishedYears).toEqual(expect.arrayContaining([2025, 2026]));
+    expect(late2026.warnings).toEqual([
+      { code: "calendar_unpublished", years: [2027], message: "2027年的法定节假日安排尚未录入工作日历，期限暂按周一至周五工作推算，可能不准确；请管理员尽快录入。" },
+    ]);
+    const mid2025 = (await (await at("2025-06-01T02:00:00Z")).json()) as any;
+    expect(mid2025.warnings).toEqual([]);
+  });
+});
