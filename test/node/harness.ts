@@ -1,11 +1,11 @@
 /** Node processes and a fault-injecting HTTP proxy for the node ⇄ city tests (real HTTP on 127.0.0.1). */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { join } from "node:path";
-import type { Socket } from "node:net";
 import { createClient } from "@libsql/client";
 import { expect } from "vitest";
 import type { LocalCity } from "../../scripts/lib/local-city.js";
+import { SwitchableServer } from "../../scripts/lib/tcp-link.js";
 import { refusedPort } from "./helpers.js";
 
 import { EDGE_BUNDLE } from "../../scripts/lib/build-edge.js";
@@ -77,39 +77,14 @@ export async function enrol(city: LocalCity, node: NodeProcess): Promise<void> {
 type Fault = "drop-response" | "cut-request" | "kill-after-commit";
 
 /** An HTTP proxy in front of the city that can be taken down and can inject one fault into the next push. */
-export class FaultProxy {
-  private server: Server | null = null;
-  private sockets = new Set<Socket>();
+export class FaultProxy extends SwitchableServer {
   private fault: { kind: Fault; hook?: () => Promise<void> | void; fired?: () => void } | null = null;
   pushesSeen = 0;
   constructor(
-    readonly port: number,
+    port: number,
     private readonly target: string,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  /** Starts accepting connections (the link is up). */
-  async up(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.on("connection", (s) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => server.listen(this.port, "127.0.0.1", r));
-    this.server = server;
-  }
-
-  /** Refuses connections (the link is down). */
-  async down(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
+  ) {
+    super(port, () => createServer((req, res) => void this.handle(req, res)));
   }
 
   /** Arms one fault for the next push that carries events; resolves when it has fired. */
