@@ -20,6 +20,8 @@ export interface IngestInput {
    */
   role: Role;
   events: readonly ChainedEvent[];
+  /** A further check the shell can make (the city verifies pushed approvals with its keys). */
+  check?: (e: ChainedEvent, before: CaseSnapshot | null) => Promise<string | null>;
 }
 
 export interface AcceptedEvent {
@@ -79,7 +81,10 @@ export async function planIngest(input: IngestInput): Promise<IngestPlan> {
       return { kind: "ok", duplicates, accepted, cases, divergence: { seq: e.seq, heldHash: head.hash, received: e }, head };
     }
     const before = current(e.caseNo);
-    let conflict = ownershipProblem(origin, before, e) ?? conflictOf(before, e as { caseNo: string; type: string; payload: Record<string, unknown> }, input.role);
+    let conflict =
+      ownershipProblem(origin, before, e) ??
+      conflictOf(before, e as { caseNo: string; type: string; payload: Record<string, unknown> }, input.role) ??
+      (input.check ? await input.check(e, before) : null);
     if (!conflict) {
       // A signed event can still be malformed (a buggy node): keep it, flag it, never crash on it.
       let after: CaseSnapshot | null = null;

@@ -89,7 +89,12 @@ export function resultRoutes() {
     }
     const approval = (await approvalForCase(c.var.db, caseNo)) ?? (await c.var.issueApproval?.(caseNo)) ?? null;
     if (!approval) throw new AppError("invalid_state", "电子文书尚未签发，请稍后再试或到窗口领取", { state: kase.state });
-    const claims = decodeJwt(approval.token) as unknown as ApprovalClaims;
+    let claims: ApprovalClaims;
+    try {
+      claims = decodeJwt(approval.token) as unknown as ApprovalClaims;
+    } catch {
+      throw new AppError("conflict", "电子文书已损坏，请到窗口处理", { approvalId: approval.id });
+    }
     const wantsJson = (c.req.header("accept") ?? "").includes("application/json");
     if (wantsJson) return c.json({ id: approval.id, token: approval.token, claims, issuer: approval.issuer });
     return c.html(resultPage(claims, approval.token, c.var.verifyUrl));

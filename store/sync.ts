@@ -19,7 +19,7 @@ import {
   serviceItems,
   syncBatches,
 } from "../schema/tables.js";
-import { planIngest } from "../domain/ingest.js";
+import { planIngest, type IngestInput } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
@@ -82,12 +82,12 @@ export type IngestResult =
  * Ingests a verified push from `node`. Idempotent: events already held are acknowledged again;
  * racing pushes of the same events settle on the `(origin, seq)` key and the loser re-plans.
  */
-export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date): Promise<IngestResult> {
+export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date, check?: IngestInput["check"]): Promise<IngestResult> {
   const nowIso = now.toISOString();
   const skewMs = Date.parse(p.sentAt) - now.getTime();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await serialized(db, () => ingestOnce(db, node, p, nowIso, skewMs));
+      return await serialized(db, () => ingestOnce(db, node, p, nowIso, skewMs, check));
     } catch (err) {
       if (!isUniqueViolation(err) || attempt >= 6) throw err;
       // A concurrent push (a retry racing its original) stored these seqs first: plan again.
@@ -97,7 +97,7 @@ export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date
   }
 }
 
-async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, skewMs: number): Promise<IngestResult> {
+async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, skewMs: number, check?: IngestInput["check"]): Promise<IngestResult> {
   const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, p.batchId)));
   if ((seen[0]?.n ?? 0) > 0) return { kind: "replayed" };
 
@@ -112,7 +112,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
     for (const r of rows) held.set(r.seq, r.hash);
   }
   const fresh = events.filter((e) => e.seq > head.seq);
-  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events, role: "clerk" });
+  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events, role: "clerk", check });
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 

@@ -1,6 +1,8 @@
 /** The city's sync endpoints: signed push (and heartbeat) and signed pull from enrolled nodes. */
 import { Hono, type Context } from "hono";
-import { compactVerify, decodeProtectedHeader, importJWK } from "jose";
+import { compactVerify, decodeProtectedHeader, importJWK, type JSONWebKeySet } from "jose";
+import { verifyApproval } from "../domain/approval.js";
+import type { ChainedEvent } from "../domain/events.js";
 import { eq } from "drizzle-orm";
 import type { z } from "zod";
 import { nodes } from "../schema/tables.js";
@@ -55,12 +57,30 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
   return { node: code, payload };
 }
 
+/**
+ * A node may push only approvals it signed itself, under a delegation from this city, for that
+ * very case: anything else is kept in the log but flagged, and never served as the case's result.
+ */
+async function checkPushedApproval(node: string, e: ChainedEvent, jwks: JSONWebKeySet): Promise<string | null> {
+  if (e.type !== "approval-issued") return null;
+  const p = e.payload as { token?: unknown; id?: unknown; issuer?: unknown };
+  if (typeof p.token !== "string") return "电子文书缺失";
+  // Judged as of its own issue time: a document issued under a then-valid delegation stays acceptable.
+  const issuedAt = new Date(e.occurredAt);
+  const r = await verifyApproval(p.token, { jwks, revoked: new Map(), now: issuedAt });
+  if (!r.valid) return `电子文书无效：${r.reason}`;
+  if (r.signer?.kind !== "node" || r.signer.node !== node) return "乡镇节点只能上传本节点签发的电子文书";
+  if (r.claims!.caseNo !== e.caseNo || r.claims!.jti !== p.id || p.issuer !== node) return "电子文书与办件不符";
+  return null;
+}
+
 /** `/api/sync/push` and `/api/sync/pull`. */
 export function syncRoutes() {
   return new Hono<CityEnv>()
     .post("/api/sync/push", async (c) => {
       const { node, payload } = await verifyNodeMessage(c, pushPayloadSchema);
-      const res = await ingestPush(c.var.db, node, payload, c.var.now());
+      const jwks = c.var.config.signing.jwks;
+      const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e) => checkPushedApproval(node, e, jwks));
       switch (res.kind) {
         case "ok":
           return c.json(res.response);
