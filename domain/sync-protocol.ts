@@ -27,6 +27,34 @@ export const chainedEventSchema = z.object({
 });
 export type WireEvent = z.infer<typeof chainedEventSchema>;
 
+const ORIGIN_RE = /^[A-Z0-9]{2,12}$/;
+const HASH_RE = /^[0-9a-f]{64}$/;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/**
+ * The same rules as `chainedEventSchema`, checked in one plain loop: a full push carries a
+ * thousand events and this runs on every one of them at the city.
+ */
+function checkEvents(events: unknown[], ctx: z.RefinementCtx): void {
+  const bad = (i: number, field: string, message: string) => ctx.addIssue({ code: "custom", path: [i, field], message });
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Record<string, unknown> | null;
+    if (typeof e !== "object" || e === null || Array.isArray(e)) {
+      ctx.addIssue({ code: "custom", path: [i], message: "事件应为对象" });
+      continue;
+    }
+    if (typeof e.origin !== "string" || !ORIGIN_RE.test(e.origin)) bad(i, "origin", "来源编码应为 2–12 位大写字母或数字");
+    if (typeof e.seq !== "number" || !Number.isInteger(e.seq) || e.seq < 1) bad(i, "seq", "序号应为正整数");
+    if (typeof e.caseNo !== "string" || e.caseNo.length < 1 || e.caseNo.length > 40) bad(i, "caseNo", "办件编号不合法");
+    if (typeof e.type !== "string" || e.type.length < 1 || e.type.length > 40) bad(i, "type", "事件类型不合法");
+    if (typeof e.payload !== "object" || e.payload === null || Array.isArray(e.payload)) bad(i, "payload", "事件内容应为对象");
+    if (typeof e.actor !== "string" || e.actor.length < 1 || e.actor.length > 120) bad(i, "actor", "操作人不合法");
+    if (typeof e.occurredAt !== "string" || !ISO_RE.test(e.occurredAt)) bad(i, "occurredAt", "时间应为 UTC ISO 8601");
+    if (typeof e.prevHash !== "string" || !HASH_RE.test(e.prevHash)) bad(i, "prevHash", "应为 64 位十六进制哈希");
+    if (typeof e.hash !== "string" || !HASH_RE.test(e.hash)) bad(i, "hash", "应为 64 位十六进制哈希");
+  }
+}
+
 /** Push (and, with no events, heartbeat): the node's unacknowledged events in chain order. */
 export const pushPayloadSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
@@ -37,7 +65,11 @@ export const pushPayloadSchema = z.object({
   sentAt: z.iso.datetime(),
   /** The last seq the node holds (reported for reconciliation). */
   headSeq: z.number().int().nonnegative(),
-  events: z.array(chainedEventSchema).max(MAX_PUSH_EVENTS),
+  events: z
+    .array(z.unknown())
+    .max(MAX_PUSH_EVENTS)
+    .superRefine(checkEvents)
+    .transform((events) => events as WireEvent[]),
 });
 export type PushPayload = z.infer<typeof pushPayloadSchema>;
 

@@ -268,28 +268,41 @@ export class SyncAgent {
 
   /**
    * Pushes until the city has acknowledged everything (or says why not); with nothing pending the
-   * push is a heartbeat. While the city works on one batch the next is read and signed.
+   * push is a heartbeat. Two batches are in flight while there is a backlog: the city verifies
+   * the next while it writes the current one, and queues them per node.
    */
   private async push(): Promise<void> {
     const { db, code } = this.o;
+    type Flight = Awaited<ReturnType<SyncAgent["prepare"]>> & { res: Promise<PushResponse> };
+    const inflight: Flight[] = [];
     let st = await replicaState(db, code);
-    let next: ReturnType<SyncAgent["prepare"]> | null = this.prepare(st.ackedSeq, st.headSeq);
-    for (let guard = 0; guard < 100_000; guard++) {
-      const batch = await (next ?? this.prepare(st.ackedSeq, st.headSeq));
-      next = null;
-      const sending = this.send<PushResponse>("/api/sync/push", { jws: batch.jws });
-      // Assume the city takes it all and prepare the following batch meanwhile; discarded if not.
-      if (batch.count > 0 && batch.lastSeq < st.headSeq) next = this.prepare(batch.lastSeq, st.headSeq);
+    let from = st.ackedSeq;
+    const launch = async () => {
+      const batch = await this.prepare(from, st.headSeq);
+      from = batch.lastSeq;
+      const res = this.send<PushResponse>("/api/sync/push", { jws: batch.jws });
+      res.catch(() => {}); // observed when its turn comes
+      inflight.push({ ...batch, res });
+    };
+    const drain = async () => {
+      for (const f of inflight.splice(0)) await f.res.catch(() => {});
+    };
+    await launch();
+    for (let guard = 0; inflight.length > 0 && guard < 100_000; guard++) {
+      if (inflight.length < 2 && inflight.at(-1)!.count > 0 && from < st.headSeq) await launch();
+      const flight = inflight.shift()!;
       let res: PushResponse;
       try {
-        res = await sending;
+        res = await flight.res;
       } catch (err) {
-        await next?.catch(() => {});
-        next = null;
+        await drain();
         if (err instanceof CityError && err.body.code === "sync_gap") {
-          // The city holds less than we thought (e.g. restored from a backup): resend from its mark.
-          await storeAck(db, Number(err.body.ackedSeq), String(err.body.chainHead), this.o.now());
+          // The city holds less than we thought (restored from a backup): go back to its mark.
+          const mark = Number(err.body.ackedSeq);
+          if (mark < (await replicaState(db, code)).ackedSeq) await storeAck(db, mark, String(err.body.chainHead), this.o.now());
           st = await replicaState(db, code);
+          from = st.ackedSeq;
+          await launch();
           continue;
         }
         throw err;
@@ -297,18 +310,20 @@ export class SyncAgent {
       this.skewMs = res.skewMs;
       const local = await eventHashAt(db, code, res.ackedSeq);
       if (local !== res.chainHead) throw new Error(`市级链头与本地不一致（序号 ${res.ackedSeq}），已停止上传，请联系管理员对账`);
-      if (res.ackedSeq !== st.ackedSeq) await storeAck(db, res.ackedSeq, res.chainHead, this.o.now());
-      if (batch.count) this.lastPushAt = this.o.now().toISOString();
+      const before = await replicaState(db, code);
+      if (res.ackedSeq > before.ackedSeq) await storeAck(db, res.ackedSeq, res.chainHead, this.o.now());
+      if (flight.count) this.lastPushAt = this.o.now().toISOString();
       if (res.divergence) throw new Error(`市级在序号 ${res.divergence.seq} 持有不同的事件（分叉），已停止上传，请联系管理员对账`);
-      if (res.ackedSeq === st.ackedSeq && batch.count > 0) throw new Error(`市级未确认任何新事件（停在 ${res.ackedSeq}）`);
-      st = await replicaState(db, code);
-      if (res.ackedSeq !== batch.lastSeq) {
-        await next?.catch(() => {});
-        next = null;
+      if (flight.count > 0 && res.ackedSeq < flight.lastSeq) {
+        if (res.ackedSeq <= before.ackedSeq) throw new Error(`市级未确认任何新事件（停在 ${res.ackedSeq}）`);
+        // The city took part of it: resend the rest from its mark.
+        await drain();
+        from = res.ackedSeq;
       }
-      if (batch.count === 0 || st.ackedSeq >= st.headSeq) {
-        await next?.catch(() => {});
-        return;
+      st = await replicaState(db, code);
+      if (inflight.length === 0 && flight.count > 0 && st.ackedSeq < st.headSeq) {
+        from = Math.max(from, st.ackedSeq);
+        await launch();
       }
     }
   }

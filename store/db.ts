@@ -39,3 +39,17 @@ export function serialized<T>(db: Db, fn: () => Promise<T>): Promise<T> {
   );
   return run;
 }
+
+const keyed = new Map<string, Promise<unknown>>();
+
+/** Like `serialized`, for a name: at the city, pushes from one node are ingested one at a time per isolate. */
+export function serializedBy<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = keyed.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const settled = run.catch(() => undefined);
+  keyed.set(key, settled);
+  void settled.then(() => {
+    if (keyed.get(key) === settled) keyed.delete(key);
+  });
+  return run;
+}

@@ -23,7 +23,7 @@ import { planIngest, type IngestInput } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
-import { isUniqueViolation, serialized, type Db } from "./db.js";
+import { isUniqueViolation, serializedBy, type Db } from "./db.js";
 import { chainHead, eventSideEffects } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
 
@@ -87,7 +87,8 @@ export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date
   const skewMs = Date.parse(p.sentAt) - now.getTime();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await serialized(db, () => ingestOnce(db, node, p, nowIso, skewMs, check));
+      // Pipelined pushes of one node queue here, so the second is planned after the first is written.
+      return await serializedBy(`ingest:${node}`, () => ingestOnce(db, node, p, nowIso, skewMs, check));
     } catch (err) {
       if (!isUniqueViolation(err) || attempt >= 6) throw err;
       // A concurrent push (a retry racing its original) stored these seqs first: plan again.
