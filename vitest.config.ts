@@ -1,17 +1,16 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { exportJWK, generateKeyPair } from "jose";
+import { newEd25519Jwk, publicJwk } from "./domain/keys.js";
 import { seedStatements } from "./store/seed.js";
 
 const migrations = await readD1Migrations("./schema/migrations");
 // A throwaway staff-token key per test run: the worker trusts its public half only.
-const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-const authPrivate = { ...(await exportJWK(privateKey)), kid: "test-key", alg: "EdDSA" };
-const { d: _d, ...authPublic } = authPrivate;
+const authPrivate = await newEd25519Jwk("test-key");
+const authPublic = publicJwk(authPrivate);
 // Approval signing: a current key and one retired by rotation (tests sign old documents with it).
-const signing = { ...(await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).privateKey)), kid: "city-test-2", alg: "EdDSA" };
-const retired = { ...(await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).privateKey)), kid: "city-test-1", alg: "EdDSA" };
-const { d: _rd, ...retiredPublic } = retired;
+const signing = await newEd25519Jwk("city-test-2");
+const retired = await newEd25519Jwk("city-test-1");
+const retiredPublic = publicJwk(retired);
 
 export default defineConfig({
   test: {

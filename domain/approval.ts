@@ -15,6 +15,7 @@ import {
   type JWK,
 } from "jose";
 import { maskIdNumber } from "./codes.js";
+import { localDate } from "./time.js";
 
 export const APPROVAL_TYP = "tongban-approval+jwt";
 export const DELEGATION_TYP = "tongban-delegation+jwt";
@@ -41,11 +42,6 @@ export function mod37_36(s: string): string {
     p = (t * 2) % (M + 1);
   }
   return MOD36[(M + 1 - p) % M]!;
-}
-
-/** Whether the last character of `s` is the MOD 37,36 check character of the rest. */
-export function hasValidMod37_36(s: string): boolean {
-  return s.length > 1 && mod37_36(s.slice(0, -1)) === s.slice(-1).toUpperCase();
 }
 
 export const LICENCE_OID_PREFIX = "1.2.156.3005.2";
@@ -131,7 +127,7 @@ export function approvalClaims(input: {
 }): ApprovalClaims {
   const iat = Math.floor(input.issuedAt.getTime() / 1000);
   const exp = iat + input.validDays * 86_400;
-  const day = (s: number) => new Date(s * 1000 + 8 * 3600_000).toISOString().slice(0, 10);
+  const day = (s: number) => localDate(new Date(s * 1000));
   const licence =
     input.resultType === "证照"
       ? licenceId({ type: input.basicCode, issuer: input.department.creditCode, serial: input.caseNo.replace(/[^0-9A-Z]/g, ""), version: "001" })
@@ -181,6 +177,8 @@ export type VerifyCode =
   | "expired"
   | "delegation_invalid"
   | "delegation_wrong_key"
+  | "delegation_case"
+  | "delegation_revoked"
   | "delegation_item"
   | "delegation_expired"
   | "revoked";
@@ -206,6 +204,8 @@ const REASONS: Record<VerifyCode, string> = {
   expired: "文书已过有效期",
   delegation_invalid: "乡镇节点的授权书无效（不是本中心签发或已被篡改）",
   delegation_wrong_key: "授权书授权的不是签署本文书的节点密钥",
+  delegation_case: "文书的办件不是被授权节点受理的办件",
+  delegation_revoked: "签发本文书的节点授权已被撤销",
   delegation_item: "授权书不包含该事项",
   delegation_expired: "签发时授权书不在有效期内",
   revoked: "文书已被撤销",
@@ -260,6 +260,7 @@ function looksLikeApproval(c: Record<string, unknown>): c is ApprovalClaims & Re
 /** What a verifier knows: the city's published keys, its revocation list, and the time. */
 export interface VerifyContext {
   jwks: JSONWebKeySet;
+  /** Revoked documents by id: approvals, and delegations (revoking one voids what its node signed). */
   revoked: ReadonlyMap<string, { reason: string; revokedAt: string }>;
   now: Date;
 }
@@ -312,6 +313,10 @@ export async function verifyApproval(token: string, ctx: VerifyContext): Promise
     signer = { kind: "node", node: d.sub, kid: h.kid, delegationKid: dh.kid };
     if (!looksLikeApproval(claims)) return result("malformed");
     if (!d.items.includes(claims.itemCode)) return result("delegation_item", claims, signer, claims.itemCode);
+    // A node numbers its own cases with its code: its key cannot vouch for anyone else's.
+    if (!claims.caseNo.startsWith(`${d.sub}-`)) return result("delegation_case", claims, signer, claims.caseNo);
+    const delRevoked = typeof d.jti === "string" ? ctx.revoked.get(d.jti) : undefined;
+    if (delRevoked) return { ...result("delegation_revoked", claims, signer, `${delRevoked.revokedAt.slice(0, 10)}：${delRevoked.reason}`), status: "revoked" };
     if (typeof d.nbf !== "number" || typeof d.exp !== "number" || claims.iat < d.nbf || claims.iat > d.exp) {
       return result("delegation_expired", claims, signer);
     }

@@ -232,12 +232,27 @@ export type DomainError =
   | { code: "invalid_state"; state: CaseState; kind: CaseKind; action: CaseAction; allowedIn: CaseState[] }
   | { code: "forbidden_role"; role: Role; action: CaseAction; allowedRoles: Role[] }
   | { code: "unknown_materials"; ids: string[] }
-  | { code: "invalid_command"; field: string; message: string };
+  | { code: "invalid_command"; field: string; message: string }
+  | { code: "not_owner"; caseOrigin: string; actorOrigin: string; action: CaseAction };
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: DomainError };
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = <T>(error: DomainError): Result<T> => ({ ok: false, error });
+
+/**
+ * Phase ownership (DESIGN.md invariant 5): the accepting window owns intake and delivery, the
+ * departments own review. An origin other than the case's own may only forward it to review
+ * (the city hall taking over a township case) or act as a department.
+ */
+const FOREIGN_ACTIONS: ReadonlySet<CaseAction> = new Set(["forward", "opinion", "escalate", "suspend", "resume", "decide", "request-supplement"]);
+
+/** Whether `actorOrigin` may take `action` on a case created at `caseOrigin` in the role given. */
+export function mayActOn(caseOrigin: string, actorOrigin: string, action: CaseAction, role: Role): boolean {
+  if (caseOrigin === actorOrigin) return true;
+  if (!FOREIGN_ACTIONS.has(action)) return false;
+  return action === "forward" || role === "approver" || role === "admin";
+}
 
 /** The rules of the table that match an action and kind (any state, any role). */
 export function rulesFor(action: CaseAction, kind: CaseKind): TransitionRule[] {

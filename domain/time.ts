@@ -175,6 +175,8 @@ export function computeDeadline(
   now: Date = toDate(start),
 ): Deadline {
   const startAt = toDate(start);
+  // A zero-day limit means "the same day": never a deadline before the start.
+  if (limit.unit === "day" && limit.value === 0) return immediateDeadline(cal, startAt);
   const startDate = localDate(startAt);
   let instant: Date;
   if (limit.unit === "day") {

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { logger } from "hono/logger";
 import type { CryptoKey, JWK } from "jose";
 import { resultRoutes } from "../http/result.js";
+import { trackRoutes } from "../http/track.js";
 import { issueNodeApproval } from "./approvals.js";
 import { PROTOCOL_VERSION } from "../domain/sync-protocol.js";
 import { catalogRoutes } from "../http/catalog.js";
@@ -62,6 +63,7 @@ export function createNodeApp(deps: NodeAppDeps) {
   app.post("/api/sync/now", async (c) => c.json(await agent().syncNow()));
   app.get("/api/conflicts", async (c) => c.json({ conflicts: await listConflicts(deps.db) }));
   app.route("/", resultRoutes());
+  app.route("/", trackRoutes());
   app.route("/", catalogRoutes());
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `${deps.cityUrl}/track?caseNo=${encodeURIComponent(caseNo)}` }));
   app.get("/", (c) => c.html(consolePage({ code: deps.code, name: deps.name })));

@@ -1,7 +1,8 @@
 /** The node's Ed25519 identity: created on first start, kept in the data dir, private key never leaves it. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
+import { importJWK, type CryptoKey, type JWK } from "jose";
+import { newEd25519Jwk } from "../domain/keys.js";
 
 export interface NodeIdentity {
   publicJwk: JWK;
@@ -16,9 +17,7 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<NodeIdentit
   const path = join(dataDir, "node-key.json");
   let created = false;
   if (!existsSync(path)) {
-    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-    const jwk = await exportJWK(privateKey);
-    jwk.kid = await calculateJwkThumbprint(jwk);
+    const jwk = await newEd25519Jwk();
     writeFileSync(path, JSON.stringify({ privateJwk: jwk, createdAt: new Date().toISOString() }, null, 2), { mode: 0o600, flag: "wx" });
     created = true;
   }

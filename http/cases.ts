@@ -61,7 +61,11 @@ export const commandSchema = z.discriminatedUnion(
   { message: "action 应为 accept、refuse、request-supplement、supplement、forward、opinion、escalate、suspend、resume、decide 或 deliver" },
 );
 
-const caseNoParam = z.object({ caseNo: z.string().regex(CASE_NO_PATTERN, "办件编号格式应为 节点编码-yyyymmdd-序号") });
+/** A case number as printed on the receipt. */
+export const caseNoSchema = z.string().trim().regex(CASE_NO_PATTERN, "办件编号格式应为 节点编码-yyyymmdd-序号");
+/** The 8-character query code on the receipt (case-insensitive). */
+export const queryCodeSchema = z.string().trim().toUpperCase().pipe(z.string().regex(/^[2-9A-Z]{8}$/, "查询码应为回执上的8位字符"));
+export const caseNoParam = z.object({ caseNo: caseNoSchema });
 
 const listQuery = z.object({
   state: z.enum(CASE_STATES as [string, ...string[]], { message: `state 应为 ${CASE_STATES.join("、")} 之一` }).optional(),

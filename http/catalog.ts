@@ -22,7 +22,12 @@ const listQuery = z.object({
 
 const deadlineQuery = z
   .object({
-    start: z.iso.datetime({ offset: true, message: "start 应为带时区的 ISO 8601 时间，如 2026-10-09T09:00:00+08:00" }),
+    start: z.iso
+      .datetime({ offset: true, message: "start 应为带时区的 ISO 8601 时间，如 2026-10-09T09:00:00+08:00" })
+      .refine((v) => {
+        const y = new Date(v).getUTCFullYear();
+        return y >= 2000 && y <= 2100;
+      }, "start 应在 2000–2100 年之间"),
     days: z.coerce.number().int("days 应为整数").min(0).max(3650).optional(),
     hours: z.coerce.number().int("hours 应为整数").min(1).max(10_000).optional(),
   })

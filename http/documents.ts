@@ -5,6 +5,7 @@ import { maskIdNumber } from "../domain/codes.js";
 import { formatDateZh, formatLocal, localDate } from "../domain/time.js";
 import type { ItemRow } from "../store/catalog.js";
 import { a4Document } from "./layout.js";
+import { limitText, MATERIAL_FORMS } from "./labels.js";
 
 export interface DocumentContext {
   /** Name of the issuing window, e.g. 某某镇便民服务中心. */
@@ -14,7 +15,6 @@ export interface DocumentContext {
   now: Date;
 }
 
-const limitText = (v: number, unit: string) => `${v}个工作${unit === "hour" ? "小时" : "日"}`;
 
 /** 受理回执. */
 export function receiptHtml(c: CaseSnapshot, item: ItemRow, ctx: DocumentContext) {
@@ -30,7 +30,7 @@ export function receiptHtml(c: CaseSnapshot, item: ItemRow, ctx: DocumentContext
 <tr><th>办件类型</th><td>${CASE_KIND_LABELS[c.kind as CaseKind]}（${CASE_STATE_LABELS[c.state]}）</td></tr>
 <tr><th>收件时间</th><td>${formatLocal(c.createdAt)}</td></tr>
 ${accepted ? html`<tr><th>受理时间</th><td>${formatLocal(c.acceptedAt!)}</td></tr>` : ""}
-<tr><th>承诺时限</th><td>${limitText(c.limitValue, c.limitUnit)}</td></tr>
+<tr><th>承诺时限</th><td>${limitText({ value: c.limitValue, unit: c.limitUnit })}</td></tr>
 <tr><th>承诺办结日期</th><td>${c.deadlineDate ? html`<strong>${formatDateZh(c.deadlineDate)}</strong>（${formatLocal(c.deadlineAt!)} 前）` : "补齐材料、正式受理后起算"}</td></tr>
 <tr><th>已收材料</th><td>${c.materials.length ? html`<ol>${c.materials.map((id) => html`<li>${item.materials.find((m) => m.id === id)?.name ?? id}</li>`)}</ol>` : "无"}</td></tr>
 ${c.missing.length || c.deferred.length ? html`<tr><th>尚缺材料</th><td>${[...c.missing, ...c.deferred].map((id) => item.materials.find((m) => m.id === id)?.name ?? id).join("；")}（详见一次性告知书）</td></tr>` : ""}
@@ -45,10 +45,9 @@ ${c.missing.length || c.deferred.length ? html`<tr><th>尚缺材料</th><td>${[.
 /** 一次性告知书: every missing material at once, plus those accepted under 容缺. */
 export function noticeHtml(c: CaseSnapshot, item: ItemRow, ctx: DocumentContext) {
   const spec = (id: string) => item.materials.find((m) => m.id === id);
-  const form = { original: "原件", copy: "复印件", original_and_copy: "原件及复印件", electronic: "电子件" } as const;
   const row = (id: string, i: number) => {
     const m = spec(id);
-    return html`<tr><td>${i + 1}</td><td>${m?.name ?? id}</td><td>${m ? form[m.form] : ""}</td><td>${m?.copies ?? ""}</td><td>${m?.note ?? ""}</td></tr>`;
+    return html`<tr><td>${i + 1}</td><td>${m?.name ?? id}</td><td>${m ? MATERIAL_FORMS[m.form] : ""}</td><td>${m?.copies ?? ""}</td><td>${m?.note ?? ""}</td></tr>`;
   };
   return a4Document(
     `一次性告知书 ${c.caseNo}`,

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   node_mismatch: { status: 403, title: "签名节点与批次节点不一致" },
   forbidden: { status: 403, title: "无权执行该操作" },
   forbidden_role: { status: 403, title: "当前角色无权执行该操作" },
+  not_owner: { status: 403, title: "该环节不归本窗口办理" },
   not_found: { status: 404, title: "资源不存在" },
   item_not_found: { status: 404, title: "事项不存在" },
   case_not_found: { status: 404, title: "办件不存在" },
@@ -109,5 +110,11 @@ export function fromDomain(e: DomainError | { code: "not_found"; what: "case" | 
       return new AppError("unknown_materials", `以下材料编号不属于该事项：${e.ids.join("、")}`, { field: "materials", ids: e.ids });
     case "invalid_command":
       return new AppError("invalid_command", e.message, { field: e.field });
+    case "not_owner":
+      return new AppError("not_owner", `办件由 ${e.caseOrigin} 受理，${e.actorOrigin} 不能执行“${ACTION_LABELS[e.action]}”（受理和送达归受理窗口，审查归部门）`, {
+        caseOrigin: e.caseOrigin,
+        origin: e.actorOrigin,
+        action: e.action,
+      });
   }
 }

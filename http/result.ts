@@ -4,11 +4,11 @@ import { html, raw } from "hono/html";
 import { decodeJwt } from "jose";
 import { encode } from "uqr";
 import { z } from "zod";
-import { CASE_NO_PATTERN } from "../domain/case-number.js";
 import type { ApprovalClaims } from "../domain/approval.js";
 import { formatDateZh } from "../domain/time.js";
 import { getCase } from "../store/cases.js";
 import { approvalForCase } from "../store/approvals.js";
+import { caseNoParam, queryCodeSchema } from "./cases.js";
 import { AppError } from "./errors.js";
 import type { CaseEnv } from "./env.js";
 import { a4Document } from "./layout.js";
@@ -71,8 +71,7 @@ export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: str
   );
 }
 
-const caseNoParam = z.object({ caseNo: z.string().regex(CASE_NO_PATTERN, "办件编号格式应为 节点编码-yyyymmdd-序号") });
-const queryParam = z.object({ queryCode: z.string().trim().toUpperCase().pipe(z.string().regex(/^[2-9A-Z]{8}$/, "查询码应为回执上的8位字符")) });
+const queryParam = z.object({ queryCode: queryCodeSchema });
 
 /** `GET /api/cases/:caseNo/result?queryCode=`: public, guarded by the receipt's query code. */
 export function resultRoutes() {

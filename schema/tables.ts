@@ -144,6 +144,8 @@ export const cases = sqliteTable(
     deliveredAt: text("delivered_at"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /** Bumped by every write; each version is claimed in `case_versions`, so of two writers that read the same row only one commits. */
+    version: integer("version").notNull().default(0),
   },
   (t) => [
     index("cases_state_idx").on(t.state),
@@ -291,3 +293,17 @@ export const delegations = sqliteTable("delegations", {
   validUntil: text("valid_until").notNull(),
   issuedAt: text("issued_at").notNull(),
 });
+
+/**
+ * Optimistic concurrency for `cases`: every write of a case row claims (case, new version) here in
+ * the same batch. D1 has no interactive transactions, so this key is what makes a writer that read
+ * a stale row fail and retry instead of silently overwriting a newer one.
+ */
+export const caseVersions = sqliteTable(
+  "case_versions",
+  {
+    caseNo: text("case_no").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.caseNo, t.version] })],
+);

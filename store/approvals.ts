@@ -94,7 +94,7 @@ export async function revokedApprovals(db: Db): Promise<Map<string, { reason: st
   return new Map(rows.map((r) => [r.approvalId, { reason: r.reason, revokedAt: r.revokedAt }]));
 }
 
-/** Revokes an approval (idempotent: a second revocation keeps the first reason). */
+/** Revokes a document, an approval or a delegation (idempotent: a second revocation keeps the first reason). */
 export async function revokeApproval(db: Db, id: string, reason: string, by: string, at: Date) {
   await db.insert(approvalRevocations).values({ approvalId: id, reason, revokedAt: at.toISOString(), revokedBy: by }).onConflictDoNothing();
   const [row] = await db.select().from(approvalRevocations).where(eq(approvalRevocations.approvalId, id));
@@ -109,6 +109,17 @@ export async function verifyHere(db: Db, token: string, jwks: JSONWebKeySet, now
 /** Stores a delegation the city signed and puts it in the node's pull feed. */
 export async function storeDelegation(db: Db, row: DelegationRow): Promise<void> {
   await db.batch([db.insert(delegations).values(row), db.insert(changes).values({ kind: "delegation", key: row.id, node: row.node, at: row.issuedAt })]);
+}
+
+/** A delegation by id, or null. */
+export async function delegationById(db: Db, id: string): Promise<DelegationRow | null> {
+  const rows = await db.select().from(delegations).where(eq(delegations.id, id)).limit(1);
+  return rows[0] ?? null;
+}
+
+/** Every delegation a node was given (to revoke them with the node). */
+export async function delegationsOf(db: Db, node: string): Promise<DelegationRow[]> {
+  return db.select().from(delegations).where(eq(delegations.node, node));
 }
 
 /** The newest delegation stored for a node, or null. */

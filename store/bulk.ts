@@ -20,7 +20,7 @@ export const BULK_ROWS = 200;
  * One statement inserting `rows` (TypeScript field names) into `table`. With `upsertOn`, a row whose
  * key exists replaces every other column; otherwise an existing key makes the statement fail.
  */
-export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["$inferInsert"][], opts: { upsertOn?: string; ignoreConflicts?: boolean } = {}): BatchItem<"sqlite"> {
+export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["$inferInsert"][], opts: { upsertOn?: string } = {}): BatchItem<"sqlite"> {
   const columns = Object.entries(getTableColumns(table) as Record<string, ColumnMeta>);
   const data = rows.map((row) => {
     const r = row as Record<string, unknown>;
@@ -36,8 +36,6 @@ export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["
       .map(([, c]) => `"${c.name}" = excluded."${c.name}"`)
       .join(", ");
     text += ` ON CONFLICT("${opts.upsertOn}") DO UPDATE SET ${sets}`;
-  } else if (opts.ignoreConflicts) {
-    text += " ON CONFLICT DO NOTHING";
   }
   return rawStatement(db, text, [JSON.stringify(data)]);
 }

@@ -6,10 +6,11 @@
  */
 import { and, asc, count, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { approvals, caseEvents, cases, changes } from "../schema/tables.js";
+import { approvals, caseEvents, cases, caseVersions, changes } from "../schema/tables.js";
 import {
   applyEvent,
   decide,
+  mayActOn,
   openCase,
   type CaseCommand,
   type CaseEventDraft,
@@ -36,9 +37,9 @@ export type WriteResult =
   | { ok: false; error: DomainError | { code: "not_found"; what: "case" | "item"; id: string } };
 
 /** One case, or null. */
-export async function getCase(db: Db, caseNo: string): Promise<CaseSnapshot | null> {
+export async function getCase(db: Db, caseNo: string): Promise<StoredCase | null> {
   const rows = await db.select().from(cases).where(eq(cases.caseNo, caseNo)).limit(1);
-  return (rows[0] as CaseSnapshot | undefined) ?? null;
+  return (rows[0] as StoredCase | undefined) ?? null;
 }
 
 /** A case's events in the order they happened (by origin clock, then origin and seq). */
@@ -62,6 +63,14 @@ export async function chainHead(db: Db, origin: string): Promise<{ seq: number; 
   return rows[0] ?? { seq: 0, hash: GENESIS_HASH };
 }
 
+/** A case row as stored: the projection plus the version its last write claimed. */
+export type StoredCase = CaseSnapshot & { version: number };
+
+/** The next version of a case row after `before` (1 for a new case). */
+export function withVersion(after: CaseSnapshot, before: CaseSnapshot | null): StoredCase {
+  return { ...after, version: ((before as StoredCase | null)?.version ?? 0) + 1 };
+}
+
 /** Appends one event at `origin` and writes the case it produces, atomically. Throws on a lost race. */
 async function commit(
   db: Db,
@@ -81,9 +90,10 @@ async function commit(
     actor,
     occurredAt: at.toISOString(),
   });
-  const after = applyEvent(before, draft);
+  const after = withVersion(applyEvent(before, draft), before);
   const stmts: BatchItem<"sqlite">[] = [
     db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null }),
+    db.insert(caseVersions).values({ caseNo: after.caseNo, version: after.version }),
     before ? db.update(cases).set(after).where(eq(cases.caseNo, after.caseNo)) : db.insert(cases).values(after),
     ...eventSideEffects(db, [event]),
   ];
@@ -220,6 +230,9 @@ export async function runCommand(db: Db, caseNo: string, req: CommandRequest): P
     if (!current) return { ok: false, error: { code: "not_found", what: "case", id: caseNo } };
     const row = await getItemRow(db, current.itemCode);
     if (!row) return { ok: false, error: { code: "not_found", what: "item", id: current.itemCode } };
+    if (!mayActOn(current.origin, req.origin, req.command.action, req.role)) {
+      return { ok: false, error: { code: "not_owner", caseOrigin: current.origin, actorOrigin: req.origin, action: req.command.action } };
+    }
     const decided = decide(current, req.command, { role: req.role, at: req.at, calendar, item: itemForCase(row) });
     if (!decided.ok) return decided;
     const done = await commit(db, req.origin, req.actor, req.at, current, decided.value.event);

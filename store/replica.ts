@@ -11,7 +11,7 @@ import { GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import type { PullResponse } from "../domain/sync-protocol.js";
 import { serialized, type Db } from "./db.js";
 import { chainHead, eventSideEffects } from "./cases.js";
-import { heldSeqs, insertEventStatements, loadCases, upsertCaseStatements } from "./sync.js";
+import { heldSeqs, insertEventStatements, loadCases, writeCaseStatements } from "./sync.js";
 
 type Stmt = BatchItem<"sqlite">;
 
@@ -126,15 +126,16 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
       }
       const fresh = res.events.filter((e) => !held.has(`${e.origin}:${e.seq}`));
       const current = await loadCases(db, fresh.map((e) => e.caseNo));
-      const changed = new Map<string, CaseSnapshot>();
+      const changed = new Map<string, { before: CaseSnapshot | null; after: CaseSnapshot }>();
       for (const e of fresh) {
-        const before = changed.get(e.caseNo) ?? current.get(e.caseNo) ?? null;
+        const before = changed.get(e.caseNo)?.after ?? current.get(e.caseNo) ?? null;
         if (!before && e.type !== "opened") continue;
-        changed.set(e.caseNo, applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> }));
+        const after = applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> });
+        changed.set(e.caseNo, { before: changed.get(e.caseNo)?.before ?? current.get(e.caseNo) ?? null, after });
       }
       stmts.push(...insertEventStatements(db, fresh.map((e) => ({ ...(e as ChainedEvent), receivedAt: iso }))));
       stmts.push(...eventSideEffects(db, fresh));
-      stmts.push(...upsertCaseStatements(db, [...changed.values()]));
+      stmts.push(...writeCaseStatements(db, [...changed.values()]));
       applied = fresh.length;
     }
     for (const d of res.delegations ?? []) stmts.push(db.insert(delegations).values(d).onConflictDoNothing());

@@ -9,6 +9,7 @@ import {
   calendarYears,
   caseEvents,
   cases,
+  caseVersions,
   changes,
   conflicts,
   delegations,
@@ -24,7 +25,7 @@ import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
 import { isUniqueViolation, serializedBy, type Db } from "./db.js";
-import { chainHead, eventSideEffects } from "./cases.js";
+import { chainHead, eventSideEffects, withVersion } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
 
 /** D1 allows 100 bound parameters a statement: keep IN lists and multi-row inserts under it. */
@@ -44,9 +45,16 @@ export function insertEventStatements(db: Db, events: readonly (ChainedEvent & {
   return chunked(events, BULK_ROWS).map((rows) => bulkInsert(db, caseEvents, rows.map((e) => ({ ...e, payload: e.payload as Record<string, unknown> }))));
 }
 
-/** Upsert statements for case projection rows. */
-export function upsertCaseStatements(db: Db, rows: readonly CaseSnapshot[]): Stmt[] {
-  return chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, cases, part, { upsertOn: "case_no" }));
+/**
+ * Statements writing changed case rows: each claims its next version in `case_versions` (so a
+ * concurrent writer that read the same row fails and retries) and then upserts the row.
+ */
+export function writeCaseStatements(db: Db, changed: readonly { before: CaseSnapshot | null; after: CaseSnapshot }[]): Stmt[] {
+  const rows = changed.map((c) => withVersion(c.after, c.before));
+  return [
+    ...chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, caseVersions, part.map((r) => ({ caseNo: r.caseNo, version: r.version })))),
+    ...chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, cases, part, { upsertOn: "case_no" })),
+  ];
 }
 
 /** The cases with these numbers, keyed by number (missing ones map to null). One statement, one parameter. */
@@ -119,7 +127,9 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
 
   const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null };
   const stmts: Stmt[] = [
-    db.insert(syncBatches).values({ node, batchId: p.batchId, sentAt: p.sentAt, receivedAt: nowIso, events: events.length }),
+    // Batches with events are remembered so a replay is refused; an empty heartbeat changes only
+    // the contact row, so remembering it would grow the table by thousands of rows a day for nothing.
+    ...(events.length ? [db.insert(syncBatches).values({ node, batchId: p.batchId, sentAt: p.sentAt, receivedAt: nowIso, events: events.length })] : []),
     db
       .insert(nodeContacts)
       .values(contact)
@@ -129,7 +139,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
       }),
     ...insertEventStatements(db, plan.accepted.map((a) => ({ ...a.event, receivedAt: nowIso }))),
     ...eventSideEffects(db, plan.accepted.filter((a) => !a.conflict).map((a) => a.event)),
-    ...upsertCaseStatements(db, [...plan.cases.values()].map((c) => c.after)),
+    ...writeCaseStatements(db, [...plan.cases.values()]),
   ];
   const flagged = plan.accepted.filter((a) => a.conflict);
   // The flag travels back to the node whose event it is, and to the case's own node if that is another.
@@ -195,10 +205,13 @@ async function wireEvents(db: Db, keys: readonly string[]): Promise<WireEvent[]>
  */
 export async function buildPull(db: Db, node: string, cursorIn: number | null, limit: number, now: Date): Promise<PullResponse> {
   const cursor = cursorIn ?? 0;
+  // The head first: a snapshot's cursor must not pass a change committed after the rows were read.
+  const [top] = await db.select({ seq: changes.seq }).from(changes).orderBy(desc(changes.seq)).limit(1);
+  const head = top?.seq ?? 0;
   const rows = await db
     .select()
     .from(changes)
-    .where(and(gt(changes.seq, cursor), or(isNull(changes.node), eq(changes.node, node))))
+    .where(and(gt(changes.seq, cursor), lte(changes.seq, head), or(isNull(changes.node), eq(changes.node, node))))
     .orderBy(asc(changes.seq))
     .limit(limit);
   const snapshot = cursorIn === null;
@@ -217,10 +230,9 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     delegations: [],
     serverTime: now.toISOString(),
   };
+  if (!res.hasMore) res.cursor = Math.max(res.cursor, head);
   if (snapshot) {
     // The node's bundled seed may be older than the city's catalog: send all of it once.
-    const [head] = await db.select({ seq: changes.seq }).from(changes).orderBy(desc(changes.seq)).limit(1);
-    if (!res.hasMore) res.cursor = Math.max(res.cursor, head?.seq ?? 0);
     res.departments = await db.select().from(departments);
     res.items = await db.select().from(serviceItems);
     res.calendarDays = await db.select().from(calendarDays);

@@ -7,6 +7,7 @@ import { SERVICE_ITEM_KINDS } from "../schema/types.js";
 import { CITY_ORIGIN, ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { parseItemCode } from "../domain/codes.js";
 import { AppError } from "../http/errors.js";
+import { delegationsOf, revokeApproval } from "../store/approvals.js";
 import { jsonBody, zv } from "../http/validate.js";
 import { requireRole } from "./auth.js";
 import type { CityEnv } from "./env.js";
@@ -93,6 +94,8 @@ export function adminRoutes() {
       if (existing.revokedAt) return c.json(existing);
       const now = c.var.now().toISOString();
       await c.var.db.update(nodes).set({ revokedAt: now, updatedAt: now }).where(eq(nodes.code, code));
+      // A revoked node's key must not keep vouching for results: its delegations go on the revocation list.
+      for (const d of await delegationsOf(c.var.db, code)) await revokeApproval(c.var.db, d.id, `节点 ${code} 已撤销`, c.var.staff!.sub, c.var.now());
       return c.json({ ...existing, revokedAt: now, updatedAt: now });
     })
     .put("/api/admin/calendar/days/:date", zv("param", dateParam), jsonBody(daySchema), async (c) => {

@@ -8,6 +8,7 @@ import { caseRoutes } from "../http/cases.js";
 import { notFound, onError } from "../http/errors.js";
 import type { Db } from "../store/db.js";
 import { resultRoutes } from "../http/result.js";
+import { trackRoutes } from "../http/track.js";
 import { adminRoutes } from "./admin.js";
 import { approvalRoutes, issueCityApproval } from "./approvals.js";
 import { requireRole } from "./auth.js";
@@ -47,6 +48,7 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.route("/", approvalRoutes());
   // The applicant's download is public (guarded by the query code): registered before staff-only case routes.
   app.route("/", resultRoutes());
+  app.route("/", trackRoutes());
   // Case handling at the city is for staff: the token's role decides what the transition table allows.
   app.use("/api/cases/*", requireRole("clerk", "approver", "supervisor", "admin"), async (c, next) => {
     const staff = c.var.staff!;

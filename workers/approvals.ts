@@ -6,9 +6,9 @@ import { importJWK, type CryptoKey } from "jose";
 import { z } from "zod";
 import { nodes } from "../schema/tables.js";
 import { APPROVAL_TYP, DELEGATION_TYP, REVOCATIONS_TYP, signClaims, type DelegationClaims } from "../domain/approval.js";
-import { ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
+import { CITY_ORIGIN, ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { parseItemCode } from "../domain/codes.js";
-import { approvalById, issueApproval, revokeApproval, revokedApprovals, storeDelegation, verifyHere, type ApprovalRow } from "../store/approvals.js";
+import { approvalById, delegationById, issueApproval, revokeApproval, revokedApprovals, storeDelegation, verifyHere, type ApprovalRow } from "../store/approvals.js";
 import { AppError } from "../http/errors.js";
 import { page } from "../http/layout.js";
 import { jsonBody, zv } from "../http/validate.js";
@@ -29,7 +29,7 @@ export function signingKey(config: CityConfig): Promise<CryptoKey> {
 export async function issueCityApproval(db: Db, config: CityConfig, caseNo: string, issuer: string, actor: string, at: Date): Promise<ApprovalRow | null> {
   const key = await signingKey(config);
   return issueApproval(db, caseNo, {
-    origin: "CITY",
+    origin: CITY_ORIGIN,
     actor,
     at,
     issuer,
@@ -112,6 +112,13 @@ export function approvalRoutes() {
       if (!approval) throw new AppError("not_found", `文书 ${id} 不存在`, { approvalId: id });
       const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, c.var.staff!.sub, c.var.now());
       return c.json({ id, caseNo: approval.caseNo, revokedAt: row.revokedAt, reason: row.reason });
+    })
+    .post("/api/admin/delegations/:id/revoke", requireRole("admin"), zv("param", z.object({ id: z.uuid("授权书编号格式不正确") })), jsonBody(revokeSchema), async (c) => {
+      const { id } = c.req.valid("param");
+      const delegation = await delegationById(c.var.db, id);
+      if (!delegation) throw new AppError("not_found", `授权书 ${id} 不存在`, { delegationId: id });
+      const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, c.var.staff!.sub, c.var.now());
+      return c.json({ id, node: delegation.node, revokedAt: row.revokedAt, reason: row.reason });
     })
     .post(
       "/api/admin/nodes/:code/delegation",

@@ -9,12 +9,11 @@ import { loadCalendar } from "../store/calendar.js";
 import { itemCodeSchema } from "../http/catalog.js";
 import { AppError } from "../http/errors.js";
 import { page } from "../http/layout.js";
+import { limitText, MATERIAL_FORMS } from "../http/labels.js";
 import { zv } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
 
-const limitText = (l: { value: number; unit: string }) => `${l.value}个工作${l.unit === "hour" ? "小时" : "日"}`;
 const PLACE = { city: "市行政服务中心", township: "乡镇（街道）便民服务中心" } as const;
-const FORM = { original: "原件", copy: "复印件", original_and_copy: "原件及复印件", electronic: "电子件" } as const;
 const STARS = ["", "一星", "二星", "三星", "四星"];
 
 const nav = html`<a href="/">事项目录</a>`;
@@ -82,7 +81,7 @@ ${expected.warnings.map((w) => html`<div class="warn">${w.message}</div>`)}</sec
 <tr><th>设定依据</th><td>${g.legalBasis.map((b) => html`${b}<br>`)}</td></tr>
 <tr><th>受理条件</th><td><ol>${g.conditions.map((x) => html`<li>${x}</li>`)}</ol></td></tr>
 <tr><th>申请材料</th><td><table><tr><th>材料名称</th><th>要求</th><th>份数</th><th>必需</th><th>说明</th></tr>
-${g.materials.map((m) => html`<tr><td>${m.name}</td><td>${FORM[m.form]}</td><td>${m.copies}</td><td>${m.required ? (m.deferrable ? "是（可容缺受理）" : "是") : "否"}</td><td>${m.note}</td></tr>`)}</table></td></tr>
+${g.materials.map((m) => html`<tr><td>${m.name}</td><td>${MATERIAL_FORMS[m.form]}</td><td>${m.copies}</td><td>${m.required ? (m.deferrable ? "是（可容缺受理）" : "是") : "否"}</td><td>${m.note}</td></tr>`)}</table></td></tr>
 <tr><th>办理流程</th><td><ol>${g.procedure.map((s) => html`<li><strong>${s.name}</strong>：${s.description}</li>`)}</ol></td></tr>
 <tr><th>办理时限</th><td>法定时限 ${limitText(g.statutoryLimit)}；承诺时限 <strong>${limitText(g.promisedLimit)}</strong></td></tr>
 <tr><th>收费标准</th><td>${g.fees.length ? g.fees.map((f) => html`${f.name}：${f.amount} 元（${f.basis}）<br>`) : "不收费"}</td></tr>

@@ -3,6 +3,9 @@ import { Hono, type Context } from "hono";
 import { compactVerify, decodeProtectedHeader, importJWK, type JSONWebKeySet } from "jose";
 import { verifyApproval } from "../domain/approval.js";
 import type { ChainedEvent } from "../domain/events.js";
+import type { CaseSnapshot } from "../domain/lifecycle.js";
+import { approvalForCase } from "../store/approvals.js";
+import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
 import type { z } from "zod";
 import { nodes } from "../schema/tables.js";
@@ -18,7 +21,8 @@ const MAX_BODY = 4 * 1024 * 1024;
 async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schema: S): Promise<{ node: string; payload: z.output<S> }> {
   let body: string;
   try {
-    body = (await c.req.text()).trim();
+    // A compact JWS is ASCII: read bytes (workerd warns about text() on application/jose).
+    body = new TextDecoder().decode(await c.req.arrayBuffer()).trim();
   } catch {
     throw new AppError("bad_request", "请求体不完整（连接中断）", { field: "body" });
   }
@@ -61,8 +65,10 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
  * A node may push only approvals it signed itself, under a delegation from this city, for that
  * very case: anything else is kept in the log but flagged, and never served as the case's result.
  */
-async function checkPushedApproval(node: string, e: ChainedEvent, jwks: JSONWebKeySet): Promise<string | null> {
+async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before: CaseSnapshot | null, jwks: JSONWebKeySet): Promise<string | null> {
   if (e.type !== "approval-issued") return null;
+  if (!before || before.decision !== "grant" || (before.state !== "decided" && before.state !== "delivered")) return "办件在市级没有准予决定，不能签发电子文书";
+  if (await approvalForCase(db, e.caseNo)) return "本件已有电子文书，不再接受另一份";
   const p = e.payload as { token?: unknown; id?: unknown; issuer?: unknown };
   if (typeof p.token !== "string") return "电子文书缺失";
   // Judged as of its own issue time: a document issued under a then-valid delegation stays acceptable.
@@ -80,7 +86,7 @@ export function syncRoutes() {
     .post("/api/sync/push", async (c) => {
       const { node, payload } = await verifyNodeMessage(c, pushPayloadSchema);
       const jwks = c.var.config.signing.jwks;
-      const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e) => checkPushedApproval(node, e, jwks));
+      const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e, before) => checkPushedApproval(c.var.db, node, e, before, jwks));
       switch (res.kind) {
         case "ok":
           return c.json(res.response);

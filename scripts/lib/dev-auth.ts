@@ -1,7 +1,8 @@
 /** A local signing key for staff tokens, so `npm start` and `npm run token` work without an identity provider. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
+import { importJWK, SignJWT, type JWK } from "jose";
+import { newEd25519Jwk, publicJwk } from "../../domain/keys.js";
 import { AUTH_AUDIENCE } from "../../http/env.js";
 
 export const DEV_ISSUER = "tongban-dev";
@@ -17,23 +18,14 @@ export async function ensureDevAuth(root: string): Promise<DevAuth> {
   const keyFile = join(dir, "auth-key.json");
   mkdirSync(dir, { recursive: true });
   if (!existsSync(keyFile)) {
-    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-    const jwk = await exportJWK(privateKey);
-    jwk.kid = await calculateJwkThumbprint(jwk);
-    jwk.alg = "EdDSA";
-    writeFileSync(keyFile, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+    writeFileSync(keyFile, JSON.stringify(await newEd25519Jwk(), null, 2), { mode: 0o600 });
   }
   const privateJwk = JSON.parse(readFileSync(keyFile, "utf8")) as JWK;
-  const { d: _d, ...pub } = privateJwk;
-  const jwks = { keys: [pub] };
+  const jwks = { keys: [publicJwk(privateJwk)] };
   // The city's approval signing key (a Worker secret in production).
   const signingFile = join(dir, "signing-key.json");
   if (!existsSync(signingFile)) {
-    const { privateKey: sk } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-    const jwk = await exportJWK(sk);
-    jwk.kid = `city-dev-${(await calculateJwkThumbprint(jwk)).slice(0, 8)}`;
-    jwk.alg = "EdDSA";
-    writeFileSync(signingFile, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+    writeFileSync(signingFile, JSON.stringify(await newEd25519Jwk({ prefix: "city-dev-" }), null, 2), { mode: 0o600 });
   }
   const signingJwk = JSON.parse(readFileSync(signingFile, "utf8")) as JWK;
   const vars = join(root, ".dev.vars");

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { exportJWK, generateKeyPair, type JWK } from "jose";
+import { newEd25519Jwk, publicJwk } from "../../domain/keys.js";
 import { Miniflare } from "miniflare";
 import { seedStatements } from "../../store/seed.js";
 import { mintToken } from "./dev-auth.js";
@@ -48,10 +48,9 @@ export interface D1DatabaseLike {
 
 /** Starts a city on an ephemeral port with a migrated, seeded D1. */
 export async function startLocalCity(opts: { port?: number; persistDir?: string } = {}): Promise<LocalCity> {
-  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-  const priv: JWK = { ...(await exportJWK(privateKey)), kid: "local-city", alg: "EdDSA" };
-  const { d: _d, ...pub } = priv;
-  const signing: JWK = { ...(await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).privateKey)), kid: "city-local", alg: "EdDSA" };
+  const priv = await newEd25519Jwk("local-staff");
+  const pub = publicJwk(priv);
+  const signing = await newEd25519Jwk("city-local");
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundleWorker(),

@@ -266,7 +266,8 @@ function claimsFor(item: SeedItem, opts: { issuedAt?: Date; validDays?: number; 
     issuer: BASE,
     issuedAt: opts.issuedAt ?? new Date(),
     validDays: opts.validDays ?? VALID_DAYS,
-    caseNo: opts.caseNo ?? formatCaseNo("DOC", new Date(), Math.floor(Math.random() * 9000) + 1000),
+    // A node numbers its own cases: a document under a delegation is for a case of the delegated node.
+    caseNo: opts.caseNo ?? formatCaseNo(opts.delegation ? String(decodeJwt(opts.delegation).sub) : "DOC", new Date(), Math.floor(Math.random() * 9000) + 1000),
     itemCode: item.code,
     itemName: item.name,
     holderName: "陈志远",
@@ -1064,6 +1065,31 @@ describe("documents signed by a township node under a delegation", () => {
       claims,
       signer: { kind: "node", node: node.code, kid, delegationKid: CURRENT_KID },
     });
+  });
+
+  it("a node's key cannot vouch for another node's case: delegation_case", async () => {
+    const node = await enrolNode(freshCode("NS"));
+    const del = await delegate(node, [immediateLicenceItem.code], minutesAgo(60), new Date(Date.now() + 86_400_000));
+    const claims = claimsFor(immediateLicenceItem, { delegation: del.token, caseNo: formatCaseNo("OTHER1", new Date(), 7) });
+    const { token } = await nodeSigned(node, claims);
+    expect(await verifyBody(token)).toMatchObject({ valid: false, status: "invalid", code: "delegation_case" });
+  });
+
+  it("revoking a delegation, or the node, revokes what its key signed under it", async () => {
+    const node = await enrolNode(freshCode("NS"));
+    const del = await delegate(node, [immediateLicenceItem.code], minutesAgo(60), new Date(Date.now() + 86_400_000));
+    const { token } = await nodeSigned(node, claimsFor(immediateLicenceItem, { delegation: del.token }));
+    expect(await verifyBody(token)).toMatchObject({ valid: true });
+    const res = await staffJson("POST", `/api/admin/delegations/${del.id}/revoke`, "admin", { reason: "节点电脑失窃" });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ id: del.id, node: node.code, revokedAt: expect.any(String), reason: "节点电脑失窃" });
+    expect(await verifyBody(token)).toMatchObject({ valid: false, status: "revoked", code: "delegation_revoked", reason: expect.stringContaining("节点电脑失窃") });
+
+    const other = await enrolNode(freshCode("NS"));
+    const del2 = await delegate(other, [immediateLicenceItem.code], minutesAgo(60), new Date(Date.now() + 86_400_000));
+    const signed = await nodeSigned(other, claimsFor(immediateLicenceItem, { delegation: del2.token }));
+    expect((await staffJson("POST", `/api/admin/nodes/${other.code}/revoke`, "admin", {})).status).toBe(200);
+    expect(await verifyBody(signed.token)).toMatchObject({ status: "revoked", code: "delegation_revoked", reason: expect.stringContaining(`节点 ${other.code} 已撤销`) });
   });
 
   it("a delegation that does not cover the item is delegation_item", async () => {
