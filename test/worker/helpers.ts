@@ -3,6 +3,7 @@
  * Ed25519 key, node-signed JWS messages, and real hash chains of case events built with the
  * domain core exactly as a township node builds them.
  */
+import { queryCodeFrom } from "../../domain/case-number.js";
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { CompactSign, SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
@@ -271,7 +272,8 @@ export class Chain {
     const caseNo = opts.caseNo ?? formatCaseNo(this.origin, new Date(CHAIN_EPOCH), this.caseCounter);
     const opened = openCase(calendar, itemForCase(), {
       caseNo,
-      queryCode: `Q${String(this.caseCounter).padStart(7, "0")}`,
+      // A query code from the real alphabet, distinct per case (the result and track routes check its shape).
+      queryCode: queryCodeFrom(Uint8Array.from([this.caseCounter, this.caseCounter >> 8, 5, 7, 11, 13, 17, 19])),
       origin: this.origin,
       channel: "window",
       applicant: { name: opts.applicantName ?? `申请人${this.caseCounter}`, idNumber: "350502199001011234", phone: "13800000000" },
