@@ -4,7 +4,7 @@
  * Instants are ISO-8601 UTC strings (`2026-11-22T01:30:00.000Z`); dates are Asia/Shanghai `YYYY-MM-DD`.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type {
   ComplaintChannel,
   Fee,
@@ -144,7 +144,7 @@ export const cases = sqliteTable(
     deliveredAt: text("delivered_at"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
-    /** Bumped by every write; each version is claimed in `case_versions`, so of two writers that read the same row only one commits. */
+    /** Bumped by every write; a write checks it is still the version it read (`case_write_guard`). */
     version: integer("version").notNull().default(0),
   },
   (t) => [
@@ -295,15 +295,13 @@ export const delegations = sqliteTable("delegations", {
 });
 
 /**
- * Optimistic concurrency for `cases`: every write of a case row claims (case, new version) here in
- * the same batch. D1 has no interactive transactions, so this key is what makes a writer that read
- * a stale row fail and retry instead of silently overwriting a newer one.
+ * Optimistic concurrency for `cases`. D1 has no interactive transactions, so each batch that
+ * writes case rows first runs a guard insert that adds a row here only if a stored version differs
+ * from the one the writer read; the CHECK then fails the whole batch and the writer retries.
+ * The table stays empty.
  */
-export const caseVersions = sqliteTable(
-  "case_versions",
-  {
-    caseNo: text("case_no").notNull(),
-    version: integer("version").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.caseNo, t.version] })],
+export const caseWriteGuard = sqliteTable(
+  "case_write_guard",
+  { stale: integer("stale").notNull() },
+  () => [check("case_version_guard", sql`stale = 0`)],
 );

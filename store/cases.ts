@@ -6,7 +6,7 @@
  */
 import { and, asc, count, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { approvals, caseEvents, cases, caseVersions, changes } from "../schema/tables.js";
+import { approvals, caseEvents, cases, changes } from "../schema/tables.js";
 import {
   applyEvent,
   decide,
@@ -23,7 +23,8 @@ import {
 import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import { caseNoDayPrefix, formatCaseNo, newQueryCode } from "../domain/case-number.js";
 import { lightAt, type Light, type TimeWarning, type WorkCalendar } from "../domain/time.js";
-import { isUniqueViolation, serialized, type Db } from "./db.js";
+import { isWriteConflict, serialized, type Db } from "./db.js";
+import { rawStatement } from "./bulk.js";
 import { getItemRow, itemForCase, type ItemRow } from "./catalog.js";
 import { loadCalendar } from "./calendar.js";
 
@@ -71,6 +72,23 @@ export function withVersion(after: CaseSnapshot, before: CaseSnapshot | null): S
   return { ...after, version: ((before as StoredCase | null)?.version ?? 0) + 1 };
 }
 
+/** The version a writer read: the row's, or -1 when there was no row. */
+export const readVersion = (before: CaseSnapshot | null) => (before ? ((before as StoredCase).version ?? 0) : -1);
+
+/**
+ * A statement that fails its batch (CHECK case_version_guard) unless every listed case still has
+ * the version its writer read (-1: still no row).
+ */
+export function caseVersionGuard(db: Db, expected: readonly (readonly [caseNo: string, version: number])[]): BatchItem<"sqlite"> {
+  const list = expected.map(([caseNo, v]) => [caseNo, v]);
+  return rawStatement(
+    db,
+    `INSERT INTO "case_write_guard" ("stale") SELECT 1 FROM json_each(?) j LEFT JOIN "cases" c ON c."case_no" = json_extract(j.value, '$[0]') ` +
+      `WHERE coalesce(c."version", -1) <> json_extract(j.value, '$[1]') LIMIT 1`,
+    [JSON.stringify(list)],
+  );
+}
+
 /** Appends one event at `origin` and writes the case it produces, atomically. Throws on a lost race. */
 async function commit(
   db: Db,
@@ -93,7 +111,7 @@ async function commit(
   const after = withVersion(applyEvent(before, draft), before);
   const stmts: BatchItem<"sqlite">[] = [
     db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null }),
-    db.insert(caseVersions).values({ caseNo: after.caseNo, version: after.version }),
+    caseVersionGuard(db, [[after.caseNo, readVersion(before)]]),
     before ? db.update(cases).set(after).where(eq(cases.caseNo, after.caseNo)) : db.insert(cases).values(after),
     ...eventSideEffects(db, [event]),
   ];
@@ -158,7 +176,7 @@ function retrying<T>(db: Db, attempt: () => Promise<T>): Promise<T> {
       try {
         return await attempt();
       } catch (err) {
-        if (!isUniqueViolation(err) || i >= MAX_ATTEMPTS) throw err;
+        if (!isWriteConflict(err) || i >= MAX_ATTEMPTS) throw err;
         // Another isolate won: back off a little, with jitter, and decide again on fresh state.
         await new Promise((r) => setTimeout(r, Math.random() * 10 * i));
       }

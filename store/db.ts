@@ -14,11 +14,14 @@ export type Db = BaseSQLiteDatabase<"async", unknown, Tables> & {
   batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(batch: T): Promise<BatchResponse<T>>;
 };
 
-/** Whether an error (possibly wrapped by drizzle) is a SQLite uniqueness violation. */
-export function isUniqueViolation(err: unknown): boolean {
+/**
+ * Whether an error (possibly wrapped by drizzle) means another writer got there first: a unique
+ * key taken, or the case version guard tripped. The loser re-reads and decides again.
+ */
+export function isWriteConflict(err: unknown): boolean {
   for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
     const msg = String((e as { message?: unknown }).message ?? "");
-    if (/UNIQUE constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/.test(msg)) return true;
+    if (/UNIQUE constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)|case_version_guard/.test(msg)) return true;
   }
   return false;
 }

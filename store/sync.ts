@@ -9,7 +9,6 @@ import {
   calendarYears,
   caseEvents,
   cases,
-  caseVersions,
   changes,
   conflicts,
   delegations,
@@ -24,8 +23,8 @@ import { planIngest, type IngestInput } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
-import { isUniqueViolation, serializedBy, type Db } from "./db.js";
-import { chainHead, eventSideEffects, withVersion } from "./cases.js";
+import { isWriteConflict, serializedBy, type Db } from "./db.js";
+import { caseVersionGuard, chainHead, eventSideEffects, readVersion, withVersion } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
 
 /** D1 allows 100 bound parameters a statement: keep IN lists and multi-row inserts under it. */
@@ -46,13 +45,14 @@ export function insertEventStatements(db: Db, events: readonly (ChainedEvent & {
 }
 
 /**
- * Statements writing changed case rows: each claims its next version in `case_versions` (so a
- * concurrent writer that read the same row fails and retries) and then upserts the row.
+ * Statements writing changed case rows: a guard that fails the batch if any row changed since it
+ * was read (so a concurrent writer can never be overwritten silently), then the upserts.
  */
 export function writeCaseStatements(db: Db, changed: readonly { before: CaseSnapshot | null; after: CaseSnapshot }[]): Stmt[] {
   const rows = changed.map((c) => withVersion(c.after, c.before));
+  const expected = changed.map((c) => [c.after.caseNo, readVersion(c.before)] as const);
   return [
-    ...chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, caseVersions, part.map((r) => ({ caseNo: r.caseNo, version: r.version })))),
+    ...chunked(expected, BULK_ROWS * 4).map((part) => caseVersionGuard(db, part)),
     ...chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, cases, part, { upsertOn: "case_no" })),
   ];
 }
@@ -98,7 +98,7 @@ export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date
       // Pipelined pushes of one node queue here, so the second is planned after the first is written.
       return await serializedBy(`ingest:${node}`, () => ingestOnce(db, node, p, nowIso, skewMs, check));
     } catch (err) {
-      if (!isUniqueViolation(err) || attempt >= 6) throw err;
+      if (!isWriteConflict(err) || attempt >= 6) throw err;
       // A concurrent push (a retry racing its original) stored these seqs first: plan again.
       const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, p.batchId)));
       if ((seen[0]?.n ?? 0) > 0) return { kind: "replayed" };

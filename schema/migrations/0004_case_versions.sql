@@ -1,7 +1,6 @@
-CREATE TABLE `case_versions` (
-	`case_no` text NOT NULL,
-	`version` integer NOT NULL,
-	PRIMARY KEY(`case_no`, `version`)
+CREATE TABLE `case_write_guard` (
+	`stale` integer NOT NULL,
+	CONSTRAINT "case_version_guard" CHECK(stale = 0)
 );
 --> statement-breakpoint
 ALTER TABLE `cases` ADD `version` integer DEFAULT 0 NOT NULL;

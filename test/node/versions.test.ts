@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { applyEvent } from "../../domain/lifecycle.js";
 import { openNodeDatabase, type NodeDatabase } from "../../edge-node/database.js";
-import { isUniqueViolation } from "../../store/db.js";
+import { isWriteConflict } from "../../store/db.js";
 import { getCase, intake, runCommand } from "../../store/cases.js";
 import { writeCaseStatements } from "../../store/sync.js";
 import { ID } from "./helpers.js";
@@ -44,7 +44,7 @@ describe("case row versions", () => {
     // Writer B read the row before A wrote and now writes its own change from that stale copy.
     const b = applyEvent(stale, { caseNo, type: "refused", payload: { reason: "过时的判断", at: at.toISOString() } });
     const attempt = store.db.batch(writeCaseStatements(store.db, [{ before: stale, after: b }]) as [never, ...never[]]);
-    await expect(attempt).rejects.toSatisfy(isUniqueViolation);
+    await expect(attempt).rejects.toSatisfy(isWriteConflict);
     expect((await getCase(store.db, caseNo))!).toMatchObject({ state: "in_review", version: 2 });
   });
 });
