@@ -1,5 +1,5 @@
 /** The township node's HTTP app: catalog, window intake and case handling, sync control, the clerk console. */
-import { Hono } from "hono";
+import { Hono, type Context, type Next } from "hono";
 import { logger } from "hono/logger";
 import type { CryptoKey, JWK } from "jose";
 import { resultRoutes } from "../http/result.js";
@@ -13,7 +13,7 @@ import type { CaseEnv } from "../http/env.js";
 import type { Db } from "../store/db.js";
 import { casesNotAtCity, listConflicts, replicaState } from "../store/replica.js";
 import { consolePage } from "./console.js";
-import type { SyncAgent } from "./sync.js";
+import { windowActivity, type SyncAgent } from "./sync.js";
 
 export interface NodeAppDeps {
   db: Db;
@@ -34,6 +34,19 @@ export function createNodeApp(deps: NodeAppDeps) {
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
   app.use(async (c, next) => {
+    // Everything but the sync controls counts as window work, which the sync loop yields to.
+    const window = !c.req.path.startsWith("/api/sync/");
+    if (window) windowActivity.active++;
+    const started = performance.now();
+    try {
+      await setVariables(c, next);
+    } finally {
+      if (window) windowActivity.active--;
+    }
+    // Time spent in the node itself, as opposed to on the wire or in the client.
+    c.header("Server-Timing", `app;dur=${(performance.now() - started).toFixed(1)}`);
+  });
+  const setVariables = async (c: Context<CaseEnv>, next: Next) => {
     c.set("db", deps.db);
     c.set("now", now);
     c.set("origin", deps.code);
@@ -48,7 +61,7 @@ export function createNodeApp(deps: NodeAppDeps) {
       c.set("issueApproval", (caseNo) => issueNodeApproval(deps.db, deps.code, deps.cityUrl, signer, caseNo, now()));
     }
     await next();
-  });
+  };
   app.onError(onError);
   app.notFound(notFound);
   app.get("/healthz", (c) => c.json({ ok: true, node: deps.code }));

@@ -54,8 +54,17 @@ export interface SyncStatus {
 /** Events read from the file in one go while preparing a push. */
 const READ_SLICE = 200;
 
-/** Lets pending I/O callbacks (window requests) run before the next blocking step. */
-const yieldToIntake = () => new Promise<void>((r) => setImmediate(r));
+/**
+ * Window requests in flight on this node. The sync loop gives way to them: the clerk and the
+ * applicant at the counter come first, the catch-up after.
+ */
+export const windowActivity = { active: 0 };
+
+/** Lets pending I/O (window requests) run, and waits (up to 200 ms) while any is being served. */
+async function yieldToIntake(): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r));
+  for (let waited = 0; windowActivity.active > 0 && waited < 200; waited += 2) await new Promise<void>((r) => setTimeout(r, 2));
+}
 
 class CityError extends Error {
   constructor(

@@ -159,16 +159,21 @@ async function main() {
     let ackedMs = NaN;
     const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
     const body = JSON.stringify({ itemCode: item.code, applicant: { name: "测速", idNumber: ID[0], phone: "13800138000" }, materials: item.materials.map((m) => m.id) });
+    const serverSide: number[] = [];
     const take = async () => {
       const s = process.hrtime.bigint();
       const res = await fetch(`${base}/api/cases`, { method: "POST", headers: { "content-type": "application/json" }, body });
       if (res.status !== 201) throw new Error(`intake failed: ${res.status}`);
-      return ms(s);
+      await res.arrayBuffer();
+      const elapsed = ms(s);
+      serverSide.push(Number(/dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "")?.[1] ?? NaN));
+      return elapsed;
     };
     for (let i = 0; i < 20; i++) await take();
     const idle: number[] = [];
     for (let i = 0; i < 50; i++) idle.push(await take());
     const idleRss = rssMb(node.pid!);
+    serverSide.length = 0;
 
     await link.up();
     const t0 = process.hrtime.bigint();
@@ -201,6 +206,7 @@ async function main() {
   联网后市级确认全部积压   ${(ackedMs / 1000).toFixed(2)} s   （目标 < 10 s）
   端到端摄入速率           ${Math.round(eps)} 事件/秒   （目标 ≥ 10000）
   空闲时窗口收件延迟       p50 ${pct(idle, 50).toFixed(1)} ms，p99 ${pct(idle, 99).toFixed(1)} ms（对照）
+  追平期间节点内处理时间   p50 ${pct(serverSide, 50).toFixed(1)} ms，p99 ${pct(serverSide, 99).toFixed(1)} ms（Server-Timing，不含客户端与网络）
   追平期间窗口收件延迟     p50 ${pct(latencies, 50).toFixed(1)} ms，p99 ${pct(latencies, 99).toFixed(1)} ms，最慢 ${[...latencies].sort((a, b) => b - a).slice(0, 5).map((x) => x.toFixed(0)).join("/")} ms，共 ${latencies.length} 件   （目标 p99 < 20 ms）
   节点进程 RSS 峰值        ${maxRss.toFixed(0)} MB（追平前 ${idleRss.toFixed(0)} MB）   （目标 < 150 MB）
   市级持有该节点事件       ${held!.n}（应为 ${filled.events} + 追平期间新收件）
