@@ -11,7 +11,8 @@ import { caseRoutes } from "../http/cases.js";
 import { AppError, notFound, onError } from "../http/errors.js";
 import type { CaseEnv } from "../http/env.js";
 import type { Db } from "../store/db.js";
-import { casesNotAtCity, listConflicts, replicaState } from "../store/replica.js";
+import { casesNotAtCity, replicaState } from "../store/replica.js";
+import { conflictRoutes } from "../http/conflicts.js";
 import { consolePage } from "./console.js";
 import { windowActivity, type SyncAgent } from "./sync.js";
 
@@ -74,7 +75,7 @@ export function createNodeApp(deps: NodeAppDeps) {
   };
   app.get("/api/sync/status", async (c) => c.json(await agent().status()));
   app.post("/api/sync/now", async (c) => c.json(await agent().syncNow()));
-  app.get("/api/conflicts", async (c) => c.json({ conflicts: await listConflicts(deps.db) }));
+  app.route("/", conflictRoutes(async (_c, next) => next()));
   app.route("/", resultRoutes());
   app.route("/", trackRoutes());
   app.route("/", catalogRoutes());

@@ -238,6 +238,8 @@ export const conflicts = sqliteTable(
     reason: text("reason").notNull(),
     detectedAt: text("detected_at").notNull(),
     resolvedAt: text("resolved_at"),
+    /** What the person who resolved it decided, in words. */
+    resolution: text("resolution"),
   },
   (t) => [primaryKey({ columns: [t.origin, t.seq] }), index("conflicts_node_idx").on(t.node)],
 );

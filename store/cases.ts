@@ -259,8 +259,10 @@ export async function runCommand(db: Db, caseNo: string, req: CommandRequest): P
 }
 
 /** The light of a case: against now while open, against the decision once decided; none without a deadline. */
-export function caseLight(c: Pick<CaseSnapshot, "deadlineAt" | "decidedAt" | "state">, now: Date): Light | null {
+export function caseLight(c: Pick<CaseSnapshot, "deadlineAt" | "decidedAt" | "state" | "suspensions">, now: Date): Light | null {
   if (!c.deadlineAt || c.state === "refused") return null;
+  // While the clock is stopped (暂停计时, 补正 during review) the deadline moves on resumption: no light.
+  if (!c.decidedAt && c.suspensions.some((s) => s.to === null)) return null;
   return lightAt(c.deadlineAt, c.decidedAt ?? now);
 }
 
@@ -283,6 +285,7 @@ export async function listCases(db: Db, q: CaseListQuery): Promise<{ cases: Case
     // The light is judged at the decision for decided cases and at `now` for the rest.
     const t = sql`coalesce(${cases.decidedAt}, ${nowIso})`;
     where.push(sql`${cases.deadlineAt} IS NOT NULL AND ${cases.state} <> 'refused'`);
+    where.push(sql`(${cases.decidedAt} IS NOT NULL OR ${cases.suspensions} NOT LIKE '%"to":null%')`);
     if (q.light === "red") where.push(sql`${cases.deadlineAt} < ${t}`);
     if (q.light === "yellow") where.push(sql`${cases.deadlineAt} >= ${t} AND ${cases.deadlineDate} = date(${t}, '+8 hours')`);
     if (q.light === "green") where.push(sql`${cases.deadlineAt} >= ${t} AND ${cases.deadlineDate} > date(${t}, '+8 hours')`);

@@ -3,7 +3,7 @@
  * applying what it pulled. Applying twice changes nothing; the cursor moves in the same batch
  * as the changes it covers.
  */
-import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { calendarDays, calendarYears, caseEvents, conflicts, delegations, departments, serviceItems, settings } from "../schema/tables.js";
 import { applyEvent, type CaseSnapshot } from "../domain/lifecycle.js";
@@ -85,14 +85,9 @@ export async function casesNotAtCity(db: Db, origin: string, ackedSeq: number, c
   return new Set(rows.map((r) => r.caseNo));
 }
 
-/** Unresolved conflicts the city flagged on this node's events. */
-export async function listConflicts(db: Db) {
-  return db.select().from(conflicts).orderBy(asc(conflicts.detectedAt));
-}
-
 /** How many conflicts are waiting for a person. */
 export async function conflictCount(db: Db): Promise<number> {
-  const rows = await db.select({ n: count() }).from(conflicts);
+  const rows = await db.select({ n: count() }).from(conflicts).where(isNull(conflicts.resolvedAt));
   return rows[0]?.n ?? 0;
 }
 
@@ -140,7 +135,7 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
     }
     for (const d of res.delegations ?? []) stmts.push(db.insert(delegations).values(d).onConflictDoNothing());
     for (const c of res.conflicts) {
-      stmts.push(db.insert(conflicts).values({ ...c, node: "", resolvedAt: null }).onConflictDoNothing());
+      stmts.push(db.insert(conflicts).values({ ...c, node: "", resolvedAt: null, resolution: null }).onConflictDoNothing());
     }
     stmts.push(setSetting(db, KEYS.cursor, String(res.cursor), iso));
     await db.batch(stmts as [Stmt, ...Stmt[]]);

@@ -9,6 +9,7 @@ import { notFound, onError } from "../http/errors.js";
 import type { Db } from "../store/db.js";
 import { resultRoutes } from "../http/result.js";
 import { trackRoutes } from "../http/track.js";
+import { conflictRoutes } from "../http/conflicts.js";
 import { adminRoutes } from "./admin.js";
 import { approvalRoutes, issueCityApproval } from "./approvals.js";
 import { requireRole } from "./auth.js";
@@ -46,6 +47,7 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.route("/", adminRoutes());
   app.route("/", reconcileRoutes());
   app.route("/", approvalRoutes());
+  app.route("/", conflictRoutes(requireRole("supervisor", "admin")));
   // The applicant's download is public (guarded by the query code): registered before staff-only case routes.
   app.route("/", resultRoutes());
   app.route("/", trackRoutes());

@@ -48,3 +48,24 @@ describe("case row versions", () => {
     expect((await getCase(store.db, caseNo))!).toMatchObject({ state: "in_review", version: 2 });
   });
 });
+
+describe("lights while the clock is stopped", () => {
+  it("shows no light during a suspension and lists the case under no light, then resumes", async () => {
+    const { caseLight, listCases } = await import("../../store/cases.js");
+    const at = new Date("2026-11-23T02:00:00Z");
+    const opened = await intake(store.db, { origin: "V1", actor: "t", channel: "window", itemCode: item.code, applicant: { name: "甲", idNumber: ID.zhang, phone: "13800138000" }, materials: item.materials.map((m) => m.id), at });
+    const caseNo = opened.ok ? opened.case.caseNo : "";
+    await runCommand(store.db, caseNo, { origin: "V1", actor: "t", role: "clerk", at, command: { action: "forward" } });
+    await runCommand(store.db, caseNo, { origin: "V1", actor: "d", role: "approver", at, command: { action: "suspend", reason: "专家评审" } });
+    // Far past the original deadline, but the clock has been stopped all along.
+    const later = new Date("2027-03-01T02:00:00Z");
+    const suspended = (await getCase(store.db, caseNo))!;
+    expect(caseLight(suspended, later)).toBeNull();
+    for (const light of ["green", "yellow", "red"] as const) {
+      expect((await listCases(store.db, { light, page: 1, pageSize: 50, now: later })).cases.map((c) => c.caseNo)).not.toContain(caseNo);
+    }
+    await runCommand(store.db, caseNo, { origin: "V1", actor: "d", role: "approver", at: new Date("2026-11-25T02:00:00Z"), command: { action: "resume" } });
+    const resumed = (await getCase(store.db, caseNo))!;
+    expect(caseLight(resumed, later)).toBe("red");
+  });
+});

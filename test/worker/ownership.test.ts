@@ -80,3 +80,34 @@ describe("deadline input bounds", () => {
     expect(zero).toMatchObject({ deadline: "2026-11-23T09:30:00.000Z", date: "2026-11-23" });
   });
 });
+
+describe("a person resolves a conflict", () => {
+  it("lists open conflicts for supervisors, marks one resolved, and reconciliation stops counting it", async () => {
+    const node = await enrolNode();
+    const chain = new Chain(node.code);
+    const { caseNo } = await chain.open();
+    expect((await pushEvents(node, chain.events)).status).toBe(200);
+    expect((await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" })).status).toBe(200);
+    // The node, not yet knowing, forwards too: its event is kept and flagged.
+    await chain.act(caseNo, { action: "forward" });
+    const pushed = (await (await pushEvents(node, chain.events)).json()) as { conflicts: unknown[] };
+    expect(pushed.conflicts).toHaveLength(1);
+
+    expect((await staffJson("GET", "/api/conflicts", "clerk")).status).toBe(403);
+    expect((await exports.default.fetch(new Request("http://city.test/api/conflicts"))).status).toBe(401);
+    const open = (await (await staffJson("GET", "/api/conflicts?open=1", "supervisor")).json()) as { conflicts: Record<string, unknown>[] };
+    expect(open.conflicts.filter((c) => c.origin === node.code)).toEqual([
+      expect.objectContaining({ origin: node.code, seq: 2, caseNo, type: "forwarded", resolvedAt: null, resolution: null }),
+    ]);
+    const reconcileBefore = (await (await staffJson("GET", "/api/reconcile", "supervisor")).json()) as { nodes: { code: string; conflicts: number }[] };
+    expect(reconcileBefore.nodes.find((n) => n.code === node.code)!.conflicts).toBe(1);
+
+    expect((await staffJson("POST", `/api/conflicts/${node.code}/2/resolve`, "supervisor", { resolution: "" })).status).toBe(400);
+    expect((await staffJson("POST", `/api/conflicts/${node.code}/99/resolve`, "supervisor", { resolution: "无" })).status).toBe(404);
+    const done = await staffJson("POST", `/api/conflicts/${node.code}/2/resolve`, "supervisor", { resolution: "市级已转送，节点的重复转送作废" });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ origin: node.code, seq: 2, resolvedAt: expect.any(String), resolution: "市级已转送，节点的重复转送作废" });
+    const reconcileAfter = (await (await staffJson("GET", "/api/reconcile", "supervisor")).json()) as { nodes: { code: string; conflicts: number }[] };
+    expect(reconcileAfter.nodes.find((n) => n.code === node.code)!.conflicts).toBe(0);
+  });
+});
