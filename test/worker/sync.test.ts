@@ -816,7 +816,7 @@ describe("push", () => {
     expect(await eventCount(node.code)).toBe(2);
     expect(await env.DB.prepare("select * from cases where case_no = ?").bind(caseNo).first()).toEqual(cityCase);
     expect(await env.DB.prepare("select * from conflicts where origin = ?").bind(node.code).all().then((r) => r.results)).toEqual([
-      { origin: node.code, seq: 2, case_no: caseNo, type: "forwarded", node: node.code, reason, detected_at: body.serverTime, resolved_at: null },
+      { origin: node.code, seq: 2, case_no: caseNo, type: "forwarded", node: node.code, reason, detected_at: body.serverTime, resolved_at: null, resolution: null },
     ]);
 
     const pulled = await pullAs(node, 0);
