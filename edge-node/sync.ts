@@ -16,7 +16,7 @@ import {
   type PushResponse,
 } from "../domain/sync-protocol.js";
 import type { Db } from "../store/db.js";
-import { applyPull, conflictCount, eventHashAt, eventsAfter, replicaState, storeAck } from "../store/replica.js";
+import { applyPull, conflictCount, eventHashAt, eventJsonAfter, replicaState, storeAck } from "../store/replica.js";
 
 export interface SyncAgentOptions {
   db: Db;
@@ -250,10 +250,10 @@ export class SyncAgent {
     let count = 0;
     let lastSeq = afterSeq;
     while (count < this.o.maxBatchEvents && bytes < MAX_PUSH_BYTES) {
-      const slice = await eventsAfter(this.o.db, this.o.code, lastSeq, Math.min(READ_SLICE, this.o.maxBatchEvents - count));
+      const slice = await eventJsonAfter(this.o.db, this.o.code, lastSeq, Math.min(READ_SLICE, this.o.maxBatchEvents - count));
       if (slice.length === 0) break;
       for (const e of slice) {
-        const json = JSON.stringify(e);
+        const json = e.json;
         if (count > 0 && bytes + json.length > MAX_PUSH_BYTES) break;
         parts.push(json);
         bytes += json.length + 1;

@@ -19,7 +19,7 @@ import { loadCalendar } from "../store/calendar.js";
 import { insertSql } from "../store/seed.js";
 import { openNodeDatabase } from "../edge-node/database.js";
 import { loadOrCreateIdentity } from "../edge-node/identity.js";
-import { buildEdge } from "./lib/build-edge.js";
+import { buildEdge, EDGE_NODE_FLAGS } from "./lib/build-edge.js";
 import { startLocalCity } from "./lib/local-city.js";
 import { TcpLink } from "./lib/tcp-link.js";
 import { ROOT } from "./lib/wrangler.js";
@@ -146,10 +146,10 @@ async function main() {
     linkRef = link;
     const port = await freePort();
     const extra = process.env.BENCH_PUSH_BATCH ? ["--push-batch", process.env.BENCH_PUSH_BATCH] : [];
-    const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [];
+    const flags = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean) : EDGE_NODE_FLAGS;
     node = spawn(process.execPath, [...flags, buildEdge(), "--port", String(port), "--data", dir, "--code", CODE, "--city", link.url, ...extra], {
       cwd: ROOT,
-      stdio: ["ignore", process.env.BENCH_NODE_FLAGS ? "inherit" : "ignore", "inherit"],
+      stdio: ["ignore", "ignore", "inherit"],
     });
     const base = `http://127.0.0.1:${port}`;
     while (!(await fetch(`${base}/healthz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));

@@ -1,10 +1,12 @@
 /** Running the project's own wrangler quietly and offline (see TOOLCHAIN.md). */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { ROOT } from "./root.js";
 import { seedStatements } from "../../store/seed.js";
+import { EDGE_NODE_FLAGS } from "./build-edge.js";
 
-export const ROOT = resolve(import.meta.dirname, "../..");
+export { ROOT };
 export const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
 export const TSX = join(ROOT, "node_modules/.bin/tsx");
 
@@ -48,7 +50,7 @@ export function startCity(port: number, opts: { persistTo?: string; vars?: Recor
 
 /** Starts a township node process (the bundle `npm run edge` runs) in its own process group. */
 export function startNode(bundle: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ["--enable-source-maps", bundle, ...args], { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  return spawn(process.execPath, ["--enable-source-maps", ...EDGE_NODE_FLAGS, bundle, ...args], { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
 }
 
 /** Polls a URL until it answers 200, or throws after `ms`. */

@@ -8,7 +8,7 @@ import type { LocalCity } from "../../scripts/lib/local-city.js";
 import { SwitchableServer } from "../../scripts/lib/tcp-link.js";
 import { refusedPort } from "./helpers.js";
 
-import { EDGE_BUNDLE } from "../../scripts/lib/build-edge.js";
+import { EDGE_BUNDLE, EDGE_NODE_FLAGS } from "../../scripts/lib/build-edge.js";
 
 export interface NodeProcess {
   url: string;
@@ -29,7 +29,7 @@ export async function spawnNode(opts: { dir: string; code: string; city: string;
   const port = opts.port ?? (await refusedPort());
   const child = spawn(
     process.execPath,
-    [EDGE_BUNDLE, "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000)],
+    [...EDGE_NODE_FLAGS, EDGE_BUNDLE, "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000)],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
