@@ -58,6 +58,9 @@ import {
   revokeNode,
   staffJson,
   type TestNode,
+  json,
+  problem,
+  problemType,
 } from "./helpers.js";
 
 // ------------------------------------------------------------------------------------------ fixtures
@@ -86,18 +89,7 @@ const HOLDER_ID_MASKED = "1101**********002X";
 
 // ------------------------------------------------------------------------------------------ helpers
 
-async function json<T = any>(res: Response): Promise<T> {
-  return (await res.json()) as T;
-}
 
-/** Asserts a problem response's status and content type and returns its body. */
-async function problem(res: Response, status: number): Promise<Record<string, unknown>> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe(PROBLEM);
-  return json(res);
-}
-
-const problemType = (code: string) => `https://tongban.example.cn/problems/${code.replaceAll("_", "-")}`;
 
 /** ISO/IEC 7064 MOD 37,36 hybrid check character, written independently of the production code. */
 function isoMod37_36(s: string): string {

@@ -5,6 +5,7 @@
  */
 import { queryCodeFrom } from "../../domain/case-number.js";
 import { env } from "cloudflare:test";
+import { expect } from "vitest";
 import { exports } from "cloudflare:workers";
 import { CompactSign, SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
 import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../../domain/events.js";
@@ -25,6 +26,18 @@ export function call(path: string, init?: RequestInit): Promise<Response> {
 
 /** The problem+json `type` URI of a code. */
 export const problemType = (code: string) => `https://tongban.example.cn/problems/${code.replaceAll("_", "-")}`;
+
+/** A response's JSON body. */
+export async function json<T = any>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+/** Asserts a problem response's status and content type and returns its body. */
+export async function problem(res: Response, status: number): Promise<Record<string, unknown>> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toBe(PROBLEM);
+  return json(res);
+}
 
 // ---------------------------------------------------------------- staff tokens
 

@@ -35,21 +35,13 @@ import {
   staffJson,
   staffToken,
   type TestNode,
+  json,
+  problem,
 } from "./helpers.js";
 
 const CHAIN_EPOCH_FOR_TESTS = Date.parse("2026-09-29T01:30:00.000Z");
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-async function json<T = any>(res: Response): Promise<T> {
-  return (await res.json()) as T;
-}
-
-/** Asserts a problem response's status and content type and returns its body. */
-async function problem(res: Response, status: number): Promise<Record<string, unknown>> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe(PROBLEM);
-  return json(res);
-}
 
 /** The reconciliation row of one node (supervisor token). */
 async function reconciliationOf(code: string): Promise<Record<string, unknown>> {
