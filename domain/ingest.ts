@@ -41,11 +41,16 @@ export type IngestPlan =
       head: { seq: number; hash: string };
     }
   | { kind: "gap"; head: { seq: number; hash: string }; firstSeq: number }
-  | { kind: "invalid"; reason: "wrong_origin" | "not_contiguous" | "bad_event_hash"; seq: number };
+  | BatchProblem;
 
-/** Checks a batch and plans its ingestion against the city's state. */
-export async function planIngest(input: IngestInput): Promise<IngestPlan> {
-  const { events, origin } = input;
+export type BatchProblem = { kind: "invalid"; reason: "wrong_origin" | "not_contiguous" | "bad_event_hash"; seq: number };
+
+/**
+ * What can be checked of a batch without the city's state: one origin, consecutive seqs, each
+ * event linked to the one before and every hash recomputed. Run before waiting for the node's
+ * turn, so it overlaps with the write of the batch ahead.
+ */
+export async function checkBatch(origin: string, events: readonly ChainedEvent[]): Promise<BatchProblem | null> {
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     if (e.origin !== origin) return { kind: "invalid", reason: "wrong_origin", seq: e.seq };
@@ -53,10 +58,19 @@ export async function planIngest(input: IngestInput): Promise<IngestPlan> {
       return { kind: "invalid", reason: "not_contiguous", seq: e.seq };
     }
   }
-  // Every hash is recomputed (digests started together, so a runtime may overlap them).
   const hashes = await Promise.all(events.map((e) => eventHash(e.prevHash, e)));
   for (let i = 0; i < events.length; i++) {
     if (hashes[i] !== events[i]!.hash) return { kind: "invalid", reason: "bad_event_hash", seq: events[i]!.seq };
+  }
+  return null;
+}
+
+/** Plans a batch's ingestion against the city's state (checking the batch itself unless `checked`). */
+export async function planIngest(input: IngestInput & { checked?: boolean }): Promise<IngestPlan> {
+  const { events, origin } = input;
+  if (!input.checked) {
+    const problem = await checkBatch(origin, events);
+    if (problem) return problem;
   }
 
   let head = input.head;

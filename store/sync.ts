@@ -19,7 +19,7 @@ import {
   serviceItems,
   syncBatches,
 } from "../schema/tables.js";
-import { planIngest, type IngestInput } from "../domain/ingest.js";
+import { checkBatch, planIngest, type IngestInput } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
@@ -93,6 +93,8 @@ export type IngestResult =
 export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date, check?: IngestInput["check"]): Promise<IngestResult> {
   const nowIso = now.toISOString();
   const skewMs = Date.parse(p.sentAt) - now.getTime();
+  const problem = await checkBatch(node, p.events as ChainedEvent[]);
+  if (problem) return { kind: "invalid", reason: problem.reason, seq: problem.seq };
   for (let attempt = 1; ; attempt++) {
     try {
       // Pipelined pushes of one node queue here, so the second is planned after the first is written.
@@ -121,7 +123,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
     for (const r of rows) held.set(r.seq, r.hash);
   }
   const fresh = events.filter((e) => e.seq > head.seq);
-  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events, role: "clerk", check });
+  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events, role: "clerk", check, checked: true });
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
