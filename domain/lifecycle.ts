@@ -254,6 +254,16 @@ export function mayActOn(caseOrigin: string, actorOrigin: string, action: CaseAc
   return action === "forward" || role === "approver" || role === "admin";
 }
 
+/** Whether a case's clock is stopped now: an open suspension (暂停计时, or 补正 during review). */
+export function clockStopped(c: Pick<CaseSnapshot, "suspensions">): boolean {
+  return c.suspensions.some((s) => s.to === null);
+}
+
+/** The suspensions with any open one closed at `at`. */
+function closeSuspensions(c: Pick<CaseSnapshot, "suspensions">, at: string): CaseSnapshot["suspensions"] {
+  return c.suspensions.map((s) => (s.to === null ? { ...s, to: at } : s));
+}
+
 /** The rules of the table that match an action and kind (any state, any role). */
 export function rulesFor(action: CaseAction, kind: CaseKind): TransitionRule[] {
   return TRANSITIONS.filter((r) => r.action === action && r.kinds.includes(kind));
@@ -435,11 +445,11 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
       if (!cmd.authority.trim()) return invalid("authority", "请写明报送的上级机关");
       return ev("escalated", { authority: cmd.authority.trim() });
     case "suspend":
-      if (c.suspensions.some((s) => s.to === null)) return invalid("reason", "本件已在暂停计时中");
+      if (clockStopped(c)) return invalid("reason", "本件已在暂停计时中");
       if (!cmd.reason.trim()) return invalid("reason", "暂停计时须写明事由（听证、检验检测鉴定、专家评审等）");
       return ev("suspended", { reason: cmd.reason.trim() });
     case "resume": {
-      if (!c.suspensions.some((s) => s.to === null)) return invalid("action", "本件没有暂停计时");
+      if (!clockStopped(c)) return invalid("action", "本件没有暂停计时");
       return ev("resumed", resumedDeadline(c, ctx));
     }
     case "decide": {
@@ -448,7 +458,7 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
         const missing = c.reviewDepartments.filter((d) => !c.opinions.some((o) => o.department === d));
         if (missing.length > 0) return invalid("opinions", `尚有部门未出具会签意见：${missing.join("、")}`);
       }
-      if (c.suspensions.some((s) => s.to === null)) return invalid("action", "暂停计时中，请先恢复计时");
+      if (clockStopped(c)) return invalid("action", "暂停计时中，请先恢复计时");
       return ev("decided", { decision: cmd.decision, reason: cmd.reason?.trim() ?? "" });
     }
     case "deliver":
@@ -458,7 +468,7 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
 
 /** The case's new deadline once an open suspension ends now. */
 function resumedDeadline(c: CaseSnapshot, ctx: CommandContext): Record<string, unknown> {
-  const suspensions = c.suspensions.map((s) => (s.to === null ? { ...s, to: ctx.at.toISOString() } : s));
+  const suspensions = closeSuspensions(c, ctx.at.toISOString());
   if (!c.acceptedAt || c.itemKind === "immediate") return { deadlineAt: c.deadlineAt, deadlineDate: c.deadlineDate };
   const dl = computeDeadline(ctx.calendar, c.acceptedAt, { value: c.limitValue, unit: c.limitUnit }, suspensions, ctx.at);
   return { deadlineAt: dl.instant.toISOString(), deadlineDate: dl.date };
@@ -574,7 +584,7 @@ export function applyEvent(c: CaseSnapshot | null, e: { caseNo: string; type: st
       const resumeState = (c.resumeState ?? "accepted") as CaseState;
       const reopened = { ...next, state: resumeState, kind: c.itemKind, materials: p.materials, missing: [], resumeState: null };
       if (resumeState === "in_review") {
-        const suspensions = c.suspensions.map((s) => (s.to === null ? { ...s, to: p.at } : s));
+        const suspensions = closeSuspensions(c, p.at);
         return { ...reopened, suspensions, deadlineAt: p.deadlineAt, deadlineDate: p.deadlineDate };
       }
       return { ...reopened, acceptedAt: p.acceptedAt, deadlineAt: p.deadlineAt, deadlineDate: p.deadlineDate };
@@ -590,7 +600,7 @@ export function applyEvent(c: CaseSnapshot | null, e: { caseNo: string; type: st
     case "resumed":
       return {
         ...next,
-        suspensions: c.suspensions.map((s) => (s.to === null ? { ...s, to: p.at } : s)),
+        suspensions: closeSuspensions(c, p.at),
         deadlineAt: p.deadlineAt ?? c.deadlineAt,
         deadlineDate: p.deadlineDate ?? c.deadlineDate,
       };

@@ -10,7 +10,7 @@ import {
 import { maskIdNumber, maskPhone } from "../domain/codes.js";
 import { LIGHT_LABELS } from "../domain/time.js";
 import type { MaterialSpec } from "../schema/types.js";
-import { caseLight, type StoredEvent } from "../store/cases.js";
+import { caseLight, isPaused, type StoredEvent } from "../store/cases.js";
 
 export interface CaseViewOptions {
   now: Date;
@@ -27,6 +27,7 @@ const named = (ids: readonly string[], specs: readonly MaterialSpec[]) =>
 /** A case as the API shows it, with labels in Chinese, its light and the actions open to `role`. */
 export function caseView(c: CaseSnapshot, o: CaseViewOptions) {
   const light = caseLight(c, o.now);
+  const paused = isPaused(c);
   return {
     caseNo: c.caseNo,
     queryCode: c.queryCode,
@@ -52,8 +53,8 @@ export function caseView(c: CaseSnapshot, o: CaseViewOptions) {
     acceptedAt: c.acceptedAt,
     deadline: c.deadlineAt ? { instant: c.deadlineAt, date: c.deadlineDate } : null,
     light,
-    lightLabel: light ? LIGHT_LABELS[light] : c.suspensions.some((s) => s.to === null) && !c.decidedAt ? "暂停计时" : null,
-    paused: !c.decidedAt && c.suspensions.some((s) => s.to === null),
+    lightLabel: light ? LIGHT_LABELS[light] : paused ? "暂停计时" : null,
+    paused,
     suspensions: c.suspensions,
     reviewDepartments: c.reviewDepartments,
     opinions: c.opinions,

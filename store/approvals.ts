@@ -45,7 +45,7 @@ export interface IssueRequest {
 export async function issueApproval(db: Db, caseNo: string, req: IssueRequest): Promise<ApprovalRow | null> {
   const existing = await approvalForCase(db, caseNo);
   if (existing) return existing;
-  const done = await recordEvent(db, caseNo, req, async (c: CaseSnapshot) => {
+  await recordEvent(db, caseNo, req, async (c: CaseSnapshot) => {
     if (c.state !== "decided" && c.state !== "delivered") return null;
     if (c.decision !== "grant") return null;
     if (await approvalForCase(db, caseNo)) return null;
@@ -84,7 +84,6 @@ export async function issueApproval(db: Db, caseNo: string, req: IssueRequest): 
       },
     };
   });
-  void done;
   return approvalForCase(db, caseNo);
 }
 

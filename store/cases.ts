@@ -9,6 +9,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { approvals, caseEvents, cases, changes } from "../schema/tables.js";
 import {
   applyEvent,
+  clockStopped,
   decide,
   mayActOn,
   openCase,
@@ -258,11 +259,16 @@ export async function runCommand(db: Db, caseNo: string, req: CommandRequest): P
   });
 }
 
+/** An undecided case whose clock is stopped: it has no light until the clock runs again. */
+export function isPaused(c: Pick<CaseSnapshot, "decidedAt" | "suspensions">): boolean {
+  return !c.decidedAt && clockStopped(c);
+}
+
 /** The light of a case: against now while open, against the decision once decided; none without a deadline. */
 export function caseLight(c: Pick<CaseSnapshot, "deadlineAt" | "decidedAt" | "state" | "suspensions">, now: Date): Light | null {
   if (!c.deadlineAt || c.state === "refused") return null;
   // While the clock is stopped (暂停计时, 补正 during review) the deadline moves on resumption: no light.
-  if (!c.decidedAt && c.suspensions.some((s) => s.to === null)) return null;
+  if (isPaused(c)) return null;
   return lightAt(c.deadlineAt, c.decidedAt ?? now);
 }
 

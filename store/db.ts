@@ -26,33 +26,30 @@ export function isWriteConflict(err: unknown): boolean {
   return false;
 }
 
-const queues = new WeakMap<object, Promise<unknown>>();
+/** Chains `fn` behind the previous run queued under `key` in `queues`; the queue entry is dropped once idle. */
+function enqueue<K, T>(queues: { get(k: K): Promise<unknown> | undefined; set(k: K, v: Promise<unknown>): unknown; delete(k: K): unknown }, key: K, fn: () => Promise<T>): Promise<T> {
+  const run = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
+  const settled = run.catch(() => undefined);
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return run;
+}
+
+const byHandle = new WeakMap<object, Promise<unknown>>();
+const byName = new Map<string, Promise<unknown>>();
 
 /**
  * Runs `fn` after every earlier writer of the same database handle in this process has finished.
  * A node has one handle, so its writers never race; the city's isolates still race one another,
- * which the unique keys and `retrying` settle.
+ * which the unique keys, the case version guard and the retries settle.
  */
 export function serialized<T>(db: Db, fn: () => Promise<T>): Promise<T> {
-  const prev = queues.get(db) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  queues.set(
-    db,
-    run.catch(() => undefined),
-  );
-  return run;
+  return enqueue(byHandle, db, fn);
 }
-
-const keyed = new Map<string, Promise<unknown>>();
 
 /** Like `serialized`, for a name: at the city, pushes from one node are ingested one at a time per isolate. */
 export function serializedBy<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = keyed.get(key) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const settled = run.catch(() => undefined);
-  keyed.set(key, settled);
-  void settled.then(() => {
-    if (keyed.get(key) === settled) keyed.delete(key);
-  });
-  return run;
+  return enqueue(byName, key, fn);
 }

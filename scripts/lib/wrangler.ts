@@ -8,7 +8,6 @@ import { EDGE_NODE_FLAGS } from "./build-edge.js";
 
 export { ROOT };
 export const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
-export const TSX = join(ROOT, "node_modules/.bin/tsx");
 
 /** Environment that keeps wrangler from phoning home at every start. */
 export function quietEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
