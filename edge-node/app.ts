@@ -14,7 +14,7 @@ import type { Db } from "../store/db.js";
 import { casesNotAtCity, replicaState } from "../store/replica.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { consolePage } from "./console.js";
-import { windowActivity, type SyncAgent } from "./sync.js";
+import type { SyncAgent } from "./sync.js";
 
 export interface NodeAppDeps {
   db: Db;
@@ -35,15 +35,8 @@ export function createNodeApp(deps: NodeAppDeps) {
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
   app.use(async (c, next) => {
-    // Everything but the sync controls counts as window work, which the sync loop yields to.
-    const window = !c.req.path.startsWith("/api/sync/");
-    if (window) windowActivity.active++;
     const started = performance.now();
-    try {
-      await setVariables(c, next);
-    } finally {
-      if (window) windowActivity.active--;
-    }
+    await setVariables(c, next);
     // Time spent in the node itself, as opposed to on the wire or in the client.
     c.header("Server-Timing", `app;dur=${(performance.now() - started).toFixed(1)}`);
   });

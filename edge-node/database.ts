@@ -29,7 +29,7 @@ export async function openNodeDatabase(dataDir: string): Promise<NodeDatabase> {
   await client.execute("PRAGMA journal_mode = WAL");
   await client.execute("PRAGMA synchronous = NORMAL");
   await client.execute("PRAGMA busy_timeout = 5000");
-  const db = drizzle(client, { schema: tables }) as unknown as Db;
+  const db = drizzle(client) as unknown as Db;
   await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
   const [{ n }] = (await db.select({ n: count() }).from(tables.serviceItems)) as [{ n: number }];
   let seeded = false;

@@ -7,6 +7,8 @@ import { newEd25519Jwk } from "../domain/keys.js";
 export interface NodeIdentity {
   publicJwk: JWK;
   privateKey: CryptoKey;
+  /** The private key as a JWK, for the push thread of this same process. */
+  privateJwk: JWK;
   /** Where the key lives (mode 0600). */
   path: string;
   created: boolean;
@@ -23,5 +25,5 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<NodeIdentit
   }
   const { privateJwk } = JSON.parse(readFileSync(path, "utf8")) as { privateJwk: JWK };
   const { d: _secret, ...publicJwk } = privateJwk;
-  return { publicJwk: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, kid: publicJwk.kid }, privateKey: (await importJWK(privateJwk, "EdDSA")) as CryptoKey, path, created };
+  return { publicJwk: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, kid: publicJwk.kid }, privateKey: (await importJWK(privateJwk, "EdDSA")) as CryptoKey, privateJwk, path, created };
 }

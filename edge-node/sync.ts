@@ -4,25 +4,25 @@
  * on demand and as soon as a probe sees the link come back; while the city is unreachable it
  * backs off exponentially with jitter. Intake never waits for it.
  */
-import { CompactSign, type CryptoKey } from "jose";
-import {
-  MAX_CLOCK_SKEW_MS,
-  MAX_PUSH_BYTES,
-  MAX_PUSH_EVENTS,
-  PROTOCOL_VERSION,
-  type PullPayload,
-  type PullResponse,
-  type PushPayload,
-  type PushResponse,
-} from "../domain/sync-protocol.js";
+import type { JWK } from "jose";
+import { MAX_CLOCK_SKEW_MS, MAX_PUSH_BYTES, MAX_PUSH_EVENTS, PROTOCOL_VERSION, type PullPayload, type PullResponse, type PushResponse } from "../domain/sync-protocol.js";
 import type { Db } from "../store/db.js";
-import { applyPull, conflictCount, eventHashAt, eventJsonAfter, replicaState, storeAck } from "../store/replica.js";
+import { applyPull, conflictCount, eventHashAt, replicaState, storeAck } from "../store/replica.js";
+import { syncSigner } from "./jws.js";
+import { PushThread, type SentBatch } from "./push-thread.js";
 
 export interface SyncAgentOptions {
   db: Db;
   code: string;
   cityUrl: string;
-  key: CryptoKey;
+  /** The node's private key (it stays in this process: the push thread gets it by memory, not by wire). */
+  privateJwk: JWK;
+  /** The node's libSQL file, opened a second time by the push thread. */
+  dbPath: string;
+  /** The built push worker (`dist/push-worker.mjs`). */
+  pushWorker: URL;
+  /** Linux nice value of the push thread; the window keeps the normal priority. */
+  pushNiceness?: number;
   now?: () => Date;
   /** Pause between rounds while online. */
   intervalMs?: number;
@@ -51,21 +51,6 @@ export interface SyncStatus {
   nextAttemptAt: string | null;
 }
 
-/** Events read from the file in one go while preparing a push. */
-const READ_SLICE = 200;
-
-/**
- * Window requests in flight on this node. The sync loop gives way to them: the clerk and the
- * applicant at the counter come first, the catch-up after.
- */
-export const windowActivity = { active: 0 };
-
-/** Lets pending I/O (window requests) run, and waits (up to 200 ms) while any is being served. */
-async function yieldToIntake(): Promise<void> {
-  await new Promise<void>((r) => setImmediate(r));
-  for (let waited = 0; windowActivity.active > 0 && waited < 200; waited += 2) await new Promise<void>((r) => setTimeout(r, 2));
-}
-
 class CityError extends Error {
   constructor(
     message: string,
@@ -74,6 +59,18 @@ class CityError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The city's answer as JSON, or a CityError with its problem detail. */
+function cityReply<T>(status: number, text: string): T {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new CityError(`市级返回了无法解析的响应（HTTP ${status}）`, status, {});
+  }
+  if (status < 200 || status > 299) throw new CityError(String(parsed.detail ?? `HTTP ${status}`), status, parsed);
+  return parsed as T;
 }
 
 /** Runs push/pull rounds against the city. */
@@ -91,10 +88,14 @@ export class SyncAgent {
   private current: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
   private stopped = true;
+  private closed = false;
+  private readonly signJws: (json: string) => Uint8Array;
+  private readonly pusher: PushThread;
 
   constructor(opts: SyncAgentOptions) {
     this.o = {
       now: () => new Date(),
+      pushNiceness: 10,
       intervalMs: 10_000,
       probeMs: 3_000,
       baseBackoffMs: 1_000,
@@ -104,6 +105,17 @@ export class SyncAgent {
       log: () => {},
       ...opts,
     };
+    this.signJws = syncSigner(this.o.privateJwk, this.o.code);
+    this.pusher = new PushThread(this.o.pushWorker, {
+      dbPath: this.o.dbPath,
+      code: this.o.code,
+      cityUrl: this.o.cityUrl,
+      privateJwk: this.o.privateJwk,
+      timeoutMs: this.o.timeoutMs,
+      niceness: this.o.pushNiceness,
+      protocolVersion: PROTOCOL_VERSION,
+      maxBytes: MAX_PUSH_BYTES,
+    }, this.o.log);
   }
 
   /** Starts the loop (first round at once). */
@@ -115,10 +127,12 @@ export class SyncAgent {
   /** Stops the loop; a round in flight finishes. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.timer = this.probeTimer = null;
     await this.current?.catch(() => {});
+    await this.pusher.close();
   }
 
   /** Runs a round now (coalescing with one in flight) and reschedules the loop after it. */
@@ -150,6 +164,8 @@ export class SyncAgent {
   }
 
   private round(): Promise<void> {
+    // A probe or a queued request can come due after stop(): it finds the loop closed.
+    if (this.closed) return Promise.resolve();
     if (!this.current) {
       this.current = this.runRound().finally(() => {
         this.current = null;
@@ -216,82 +232,35 @@ export class SyncAgent {
     }
   }
 
-  private async sign(json: string): Promise<string> {
-    return new CompactSign(new TextEncoder().encode(json)).setProtectedHeader({ alg: "EdDSA", kid: this.o.code, typ: "tongban-sync+jws" }).sign(this.o.key);
-  }
-
-  private async send<T>(path: string, payload: PushPayload | PullPayload | { jws: string }): Promise<T> {
-    const body = "jws" in payload ? payload.jws : await this.sign(JSON.stringify(payload));
+  /** Signs and sends a small request (pull) from this thread. */
+  private async send<T>(path: string, payload: PullPayload): Promise<T> {
     const res = await fetch(`${this.o.cityUrl}${path}`, {
       method: "POST",
       headers: { "content-type": "application/jose" },
-      body,
+      body: this.signJws(JSON.stringify(payload)),
       signal: AbortSignal.timeout(this.o.timeoutMs),
     });
-    const text = await res.text();
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new CityError(`市级返回了无法解析的响应（HTTP ${res.status}）`, res.status, {});
-    }
-    if (!res.ok) throw new CityError(String(parsed.detail ?? `HTTP ${res.status}`), res.status, parsed);
-    return parsed as T;
-  }
-
-  /**
-   * Reads and signs the next batch after `afterSeq`. Between the blocking steps it yields, so
-   * window requests that arrived meanwhile are served first: intake never queues behind a catch-up.
-   */
-  private async prepare(afterSeq: number, headSeq: number): Promise<{ jws: string; lastSeq: number; count: number }> {
-    // Read and encode in slices, yielding between them, so no single step holds the event loop long.
-    const parts: string[] = [];
-    let bytes = 0;
-    let count = 0;
-    let lastSeq = afterSeq;
-    while (count < this.o.maxBatchEvents && bytes < MAX_PUSH_BYTES) {
-      const slice = await eventJsonAfter(this.o.db, this.o.code, lastSeq, Math.min(READ_SLICE, this.o.maxBatchEvents - count));
-      if (slice.length === 0) break;
-      for (const e of slice) {
-        const json = e.json;
-        if (count > 0 && bytes + json.length > MAX_PUSH_BYTES) break;
-        parts.push(json);
-        bytes += json.length + 1;
-        count++;
-        lastSeq = e.seq;
-      }
-      await yieldToIntake();
-      if (slice.length < READ_SLICE) break;
-    }
-    const head: Omit<PushPayload, "events"> = {
-      v: PROTOCOL_VERSION,
-      kind: "push",
-      node: this.o.code,
-      batchId: crypto.randomUUID(),
-      sentAt: this.o.now().toISOString(),
-      headSeq,
-    };
-    const json = `${JSON.stringify(head).slice(0, -1)},"events":[${parts.join(",")}]}`;
-    return { jws: await this.sign(json), lastSeq, count };
+    return cityReply<T>(res.status, await res.text());
   }
 
   /**
    * Pushes until the city has acknowledged everything (or says why not); with nothing pending the
-   * push is a heartbeat. Two batches are in flight while there is a backlog: the city verifies
+   * push is a heartbeat. The push thread reads, signs and sends; this thread checks and stores
+   * the acknowledgements. Two batches are in flight while there is a backlog: the city verifies
    * the next while it writes the current one, and queues them per node.
    */
   private async push(): Promise<void> {
     const { db, code } = this.o;
-    type Flight = Awaited<ReturnType<SyncAgent["prepare"]>> & { res: Promise<PushResponse> };
+    type Flight = Omit<SentBatch, "response"> & { res: Promise<PushResponse> };
     const inflight: Flight[] = [];
     let st = await replicaState(db, code);
     let from = st.ackedSeq;
     const launch = async () => {
-      const batch = await this.prepare(from, st.headSeq);
+      const batch = await this.pusher.send({ afterSeq: from, headSeq: st.headSeq, maxEvents: this.o.maxBatchEvents, sentAt: this.o.now().toISOString() });
       from = batch.lastSeq;
-      const res = this.send<PushResponse>("/api/sync/push", { jws: batch.jws });
+      const res = batch.response.then((r) => cityReply<PushResponse>(r.status, r.text));
       res.catch(() => {}); // observed when its turn comes
-      inflight.push({ ...batch, res });
+      inflight.push({ lastSeq: batch.lastSeq, count: batch.count, res });
     };
     const drain = async () => {
       for (const f of inflight.splice(0)) await f.res.catch(() => {});

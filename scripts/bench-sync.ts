@@ -4,7 +4,8 @@
  * second, node intake latency while the catch-up runs, node RSS, and the raw libSQL insert floor.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
@@ -128,6 +129,80 @@ function rssMb(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pids of this process's descendants named `comm` (the city's workerd). */
+function descendants(comm: string): number[] {
+  const parent = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      names.set(Number(d), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const mine = (pid: number): boolean => {
+    for (let p = parent.get(pid); p; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  return [...names].filter(([pid, name]) => name === comm && mine(pid)).map(([pid]) => pid);
+}
+
+/**
+ * The clerk at the counter, in a thread of its own: its timings must not include this process
+ * relaying the uplink's bytes or polling the status, which share the harness's event loop.
+ */
+const CLERK = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { base, body, pid } = workerData;
+const fs = require("node:fs");
+const rss = () => { try { return Number(/VmRSS:\\s+(\\d+)/.exec(fs.readFileSync("/proc/" + pid + "/status", "utf8"))[1]) / 1024; } catch { return NaN; } };
+let running = false, latencies = [], serverSide = [], maxRss = 0;
+const take = async () => {
+  const s = process.hrtime.bigint();
+  const res = await fetch(base + "/api/cases", { method: "POST", headers: { "content-type": "application/json" }, body });
+  if (res.status !== 201) throw new Error("intake failed: " + res.status);
+  await res.arrayBuffer();
+  const elapsed = Number(process.hrtime.bigint() - s) / 1e6;
+  serverSide.push(Number((/dur=([\\d.]+)/.exec(res.headers.get("server-timing") || "") || [])[1]));
+  return elapsed;
+};
+parentPort.on("message", async (m) => {
+  if (m.cmd === "series") {
+    latencies = []; serverSide = [];
+    for (let i = 0; i < m.n; i++) latencies.push(await take());
+    parentPort.postMessage({ latencies, serverSide, rss: rss() });
+  } else if (m.cmd === "start") {
+    running = true; latencies = []; serverSide = []; maxRss = 0;
+    parentPort.postMessage({ started: true });
+    while (running) {
+      latencies.push(await take());
+      maxRss = Math.max(maxRss, rss());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    parentPort.postMessage({ latencies, serverSide, rss: maxRss });
+  } else if (m.cmd === "stop") running = false;
+});
+`;
+
+interface ClerkReport {
+  latencies: number[];
+  serverSide: number[];
+  rss: number;
+}
+
 async function main() {
   console.log(`通办 同步基准：离线 ${CALENDAR_DAYS} 天（其中工作日每日 ${PER_DAY} 件），联网后一次性追平`);
   const dir = mkdtempSync(join(tmpdir(), "tongban-bench-"));
@@ -149,54 +224,54 @@ async function main() {
     const flags = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean) : EDGE_NODE_FLAGS;
     node = spawn(process.execPath, [...flags, buildEdge(), "--port", String(port), "--data", dir, "--code", CODE, "--city", link.url, ...extra], {
       cwd: ROOT,
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", process.env.BENCH_NODE_STDOUT ? "inherit" : "ignore", "inherit"],
     });
     const base = `http://127.0.0.1:${port}`;
     while (!(await fetch(`${base}/healthz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
-    const latencies: number[] = [];
     let maxRss = 0;
-    let done = false;
     let ackedMs = NaN;
     const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
     const body = JSON.stringify({ itemCode: item.code, applicant: { name: "测速", idNumber: ID[0], phone: "13800138000" }, materials: item.materials.map((m) => m.id) });
-    const serverSide: number[] = [];
-    const take = async () => {
-      const s = process.hrtime.bigint();
-      const res = await fetch(`${base}/api/cases`, { method: "POST", headers: { "content-type": "application/json" }, body });
-      if (res.status !== 201) throw new Error(`intake failed: ${res.status}`);
-      await res.arrayBuffer();
-      const elapsed = ms(s);
-      serverSide.push(Number(/dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "")?.[1] ?? NaN));
-      return elapsed;
-    };
-    for (let i = 0; i < 20; i++) await take();
-    const idle: number[] = [];
-    for (let i = 0; i < 50; i++) idle.push(await take());
+    const clerk = new Worker(CLERK, { eval: true, workerData: { base, body, pid: node.pid } });
+    const ask = (msg: object) =>
+      new Promise<ClerkReport>((resolve, reject) => {
+        clerk.once("message", resolve);
+        clerk.once("error", reject);
+        clerk.postMessage(msg);
+      });
+    await ask({ cmd: "series", n: 20 });
+    const idle = (await ask({ cmd: "series", n: 50 })).latencies;
     const idleRss = rssMb(node.pid!);
-    serverSide.length = 0;
+    const [cityPid] = descendants("workerd");
+    const cpu0 = { node: cpuSeconds(node.pid!), city: cityPid ? cpuSeconds(cityPid) : NaN, harness: process.cpuUsage() };
 
     await link.up();
     const t0 = process.hrtime.bigint();
     void fetch(`${base}/api/sync/now`, { method: "POST" }).catch(() => undefined);
     // A clerk keeps taking cases, one after another, while the backlog drains.
-    const clerk = (async () => {
-      while (!done) {
-        latencies.push(await take());
-        maxRss = Math.max(maxRss, rssMb(node!.pid!));
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    await ask({ cmd: "start" });
+    const report = new Promise<ClerkReport>((resolve) => clerk.once("message", resolve));
     while (ms(t0) < 120_000) {
       const st = (await fetch(`${base}/api/sync/status`).then((r) => (r.ok ? r.json() : null), () => null)) as { ackedSeq: number } | null;
       if (st && st.ackedSeq >= filled.events) {
         ackedMs = ms(t0);
         break;
       }
+      maxRss = Math.max(maxRss, rssMb(node.pid!));
       await new Promise((r) => setTimeout(r, 50));
     }
-    done = true;
-    await clerk;
-    maxRss = Math.max(maxRss, rssMb(node.pid!));
+    const cpu = {
+      node: cpuSeconds(node.pid!) - cpu0.node,
+      city: cityPid ? cpuSeconds(cityPid) - cpu0.city : NaN,
+      harness: (() => {
+        const u = process.cpuUsage(cpu0.harness);
+        return (u.user + u.system) / 1e6;
+      })(),
+    };
+    clerk.postMessage({ cmd: "stop" });
+    const { latencies, serverSide, rss: clerkRss } = await report;
+    await clerk.terminate();
+    maxRss = Math.max(maxRss, clerkRss, rssMb(node.pid!));
     const held = await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(CODE).first<{ n: number }>();
     const floor = await rawFloor(filled.statements);
     const eps = filled.events / (ackedMs / 1000);
@@ -208,6 +283,7 @@ async function main() {
   空闲时窗口收件延迟       p50 ${pct(idle, 50).toFixed(1)} ms，p99 ${pct(idle, 99).toFixed(1)} ms（对照）
   追平期间节点内处理时间   p50 ${pct(serverSide, 50).toFixed(1)} ms，p99 ${pct(serverSide, 99).toFixed(1)} ms（Server-Timing，不含客户端与网络）
   追平期间窗口收件延迟     p50 ${pct(latencies, 50).toFixed(1)} ms，p99 ${pct(latencies, 99).toFixed(1)} ms，最慢 ${[...latencies].sort((a, b) => b - a).slice(0, 5).map((x) => x.toFixed(0)).join("/")} ms，共 ${latencies.length} 件   （目标 p99 < 20 ms）
+  追平期间 CPU 时间         节点 ${cpu.node.toFixed(2)} s，市级 workerd ${cpu.city.toFixed(2)} s，基准进程（链路转发、店员）${cpu.harness.toFixed(2)} s（本机 2 核，共用）
   节点进程 RSS 峰值        ${maxRss.toFixed(0)} MB（追平前 ${idleRss.toFixed(0)} MB）   （目标 < 150 MB）
   市级持有该节点事件       ${held!.n}（应为 ${filled.events} + 追平期间新收件）
   物理下限：同样的 ${filled.events} 个事件和 ${filled.cases} 个办件行，一次事务逐行写入本地 libSQL 文件 ${floor.toFixed(0)} ms（折合 ${Math.round(floorEps)} 事件/秒）；端到端速率为下限的 ${(eps / floorEps).toFixed(2)} 倍`);

@@ -49,22 +49,6 @@ export async function replicaState(db: Db, origin: string): Promise<ReplicaState
   };
 }
 
-/**
- * The node's own events after `afterSeq` as ready-made JSON texts, in chain order. The stored
- * payload text is spliced in as it is: no parse and re-encode of every payload while a long
- * backlog is pushed.
- */
-export async function eventJsonAfter(db: Db, origin: string, afterSeq: number, limit: number): Promise<{ seq: number; json: string }[]> {
-  const rows = await db.all<{ seq: number; case_no: string; type: string; payload: string; actor: string; occurred_at: string; prev_hash: string; hash: string }>(
-    sql`SELECT seq, case_no, type, payload, actor, occurred_at, prev_hash, hash FROM case_events WHERE origin = ${origin} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
-  );
-  const o = JSON.stringify(origin);
-  return rows.map((r) => ({
-    seq: Number(r.seq),
-    json: `{"origin":${o},"seq":${Number(r.seq)},"caseNo":${JSON.stringify(r.case_no)},"type":${JSON.stringify(r.type)},"payload":${r.payload},"actor":${JSON.stringify(r.actor)},"occurredAt":${JSON.stringify(r.occurred_at)},"prevHash":"${r.prev_hash}","hash":"${r.hash}"}`,
-  }));
-}
-
 /** The hash of one of the node's events, or null. */
 export async function eventHashAt(db: Db, origin: string, seq: number): Promise<string | null> {
   if (seq === 0) return GENESIS_HASH;

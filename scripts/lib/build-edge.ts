@@ -15,7 +15,7 @@ export const EDGE_NODE_FLAGS = ["--max-semi-space-size=8", "--max-old-space-size
 export function buildEdge(): string {
   const r = spawnSync(
     join(ROOT, "node_modules/.bin/esbuild"),
-    ["edge-node/main.ts", "--bundle", "--platform=node", "--format=esm", "--target=node20", "--packages=external", "--sourcemap", `--outfile=${EDGE_BUNDLE}`, "--log-level=warning"],
+    ["edge-node=edge-node/main.ts", "push-worker=edge-node/push-worker.ts", "--bundle", "--platform=node", "--format=esm", "--target=node20", "--packages=external", "--sourcemap", "--outdir=dist", "--out-extension:.js=.mjs", "--log-level=warning"],
     { cwd: ROOT, encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(`building the edge node failed:\n${r.stdout}\n${r.stderr}`);

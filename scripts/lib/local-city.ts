@@ -47,7 +47,7 @@ export interface D1DatabaseLike {
 }
 
 /** Starts a city on an ephemeral port with a migrated, seeded D1. */
-export async function startLocalCity(opts: { port?: number; persistDir?: string } = {}): Promise<LocalCity> {
+export async function startLocalCity(opts: { port?: number; persistDir?: string; inspectorPort?: number } = {}): Promise<LocalCity> {
   const priv = await newEd25519Jwk("local-staff");
   const pub = publicJwk(priv);
   const signing = await newEd25519Jwk("city-local");
@@ -63,6 +63,7 @@ export async function startLocalCity(opts: { port?: number; persistDir?: string 
     bindings: { CENTRE_NAME: "泉州市行政服务中心", AUTH_ISSUER: "tongban-local", AUTH_JWKS: JSON.stringify({ keys: [pub] }), SIGNING_JWK: JSON.stringify(signing) },
     host: "127.0.0.1",
     port: opts.port ?? 0,
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const d1 = (await mf.getD1Database("DB")) as unknown as D1DatabaseLike;
