@@ -1,0 +1,92 @@
+/**
+ * The push thread's reading and signing, on a real libSQL file: SQLite's own JSON encoding of
+ * the backlog must parse back to exactly the stored events (Chinese, non-BMP, quotes and
+ * backslashes included), respect the byte cap, and the signed request must verify with jose.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compactVerify, importJWK } from "jose";
+import Database from "libsql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asc, eq } from "drizzle-orm";
+import { newEd25519Jwk, publicJwk } from "../../domain/keys.js";
+import { seedItems } from "../../schema/seed/catalog.js";
+import { caseEvents } from "../../schema/tables.js";
+import { intake } from "../../store/cases.js";
+import { readEventRun, type SyncConnection } from "../../edge-node/backlog.js";
+import { openNodeDatabase, type NodeDatabase } from "../../edge-node/database.js";
+import { syncSigner } from "../../edge-node/jws.js";
+import { ID } from "./helpers.js";
+
+const CODE = "BL01";
+let dir: string;
+let store: NodeDatabase;
+let conn: SyncConnection & { close(): void };
+let stored: Record<string, unknown>[];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tongban-backlog-"));
+  store = await openNodeDatabase(dir);
+  const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
+  const names = ["张三", '引号"与\\反斜杠', "𠮷野家 \u0001 控制符", "王五\n换行"];
+  for (const [i, name] of names.entries()) {
+    const r = await intake(store.db, {
+      origin: CODE,
+      actor: `window@${CODE}`,
+      channel: "window",
+      itemCode: item.code,
+      applicant: { name, idNumber: ID.zhang, phone: "13800138000" },
+      materials: item.materials.map((m) => m.id),
+      at: new Date(Date.UTC(2026, 10, 2, 1, i)),
+    });
+    expect(r.ok).toBe(true);
+  }
+  const rows = await store.db.select().from(caseEvents).where(eq(caseEvents.origin, CODE)).orderBy(asc(caseEvents.seq));
+  stored = rows.map(({ receivedAt: _r, ...e }) => e);
+  conn = new Database(store.path, { readonly: true }) as unknown as SyncConnection & { close(): void };
+});
+
+afterAll(() => {
+  conn.close();
+  store.client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("reading the backlog", () => {
+  it("encodes every event so that it parses back to exactly what is stored", () => {
+    const run = readEventRun(conn, CODE, 0, 1000, 1_000_000);
+    expect(run.count).toBe(stored.length);
+    expect(run.lastSeq).toBe(stored.length);
+    expect(run.bytes).toBe(Buffer.byteLength(run.json));
+    expect(JSON.parse(`[${run.json}]`)).toEqual(stored);
+  });
+
+  it("starts after the given seq and stops at the limit", () => {
+    const run = readEventRun(conn, CODE, 1, 2, 1_000_000);
+    expect(JSON.parse(`[${run.json}]`).map((e: { seq: number }) => e.seq)).toEqual([2, 3]);
+    expect(run).toMatchObject({ count: 2, lastSeq: 3 });
+    expect(readEventRun(conn, CODE, stored.length, 10, 1_000_000)).toEqual({ json: "", count: 0, lastSeq: stored.length, bytes: 0 });
+  });
+
+  it("keeps a run within the byte cap, but never returns nothing while events wait", () => {
+    // The cap is in SQLite's own encoding: exactly two events' worth, then one byte less.
+    const two = readEventRun(conn, CODE, 0, 2, 1_000_000);
+    expect(readEventRun(conn, CODE, 0, 1000, two.bytes)).toMatchObject({ count: 2, bytes: two.bytes });
+    expect(readEventRun(conn, CODE, 0, 1000, two.bytes - 1)).toMatchObject({ count: 1 });
+    expect(readEventRun(conn, CODE, 0, 1000, 10)).toMatchObject({ count: 1, lastSeq: 1 });
+  });
+});
+
+describe("signing a sync request", () => {
+  it("makes a compact EdDSA JWS that jose verifies with the node's public key", async () => {
+    const jwk = await newEd25519Jwk(CODE);
+    const body = '{"v":1,"kind":"push","node":"BL01","events":[{"name":"𠮷野家"}]}';
+    const jws = Buffer.from(syncSigner(jwk, CODE)(body)).toString("latin1");
+    const { payload, protectedHeader } = await compactVerify(jws, await importJWK(publicJwk(jwk), "EdDSA"));
+    expect(protectedHeader).toEqual({ alg: "EdDSA", kid: CODE, typ: "tongban-sync+jws" });
+    expect(new TextDecoder().decode(payload)).toBe(body);
+    const other = await newEd25519Jwk("OTHER");
+    await expect(compactVerify(jws, await importJWK(publicJwk(other), "EdDSA"))).rejects.toThrow();
+  });
+});
