@@ -1,7 +1,6 @@
 /** The city's Hono app factory. */
 import { Hono } from "hono";
 import { drizzle } from "drizzle-orm/d1";
-import * as tables from "../schema/tables.js";
 import { CITY_ORIGIN } from "../domain/case-number.js";
 import { catalogRoutes } from "../http/catalog.js";
 import { caseRoutes } from "../http/cases.js";
@@ -32,7 +31,9 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.use(async (c, next) => {
     const config = cityConfig(c.env);
     c.set("config", config);
-    c.set("db", drizzle(c.env.DB, { schema: tables }) as unknown as Db);
+    // No relational schema: the repositories use the query builder only, and building the
+    // relational config on every request cost milliseconds.
+    c.set("db", drizzle(c.env.DB) as unknown as Db);
     c.set("now", now);
     c.set("origin", CITY_ORIGIN);
     c.set("office", config.centreName);

@@ -1,6 +1,6 @@
 /** The city's sync endpoints: signed push (and heartbeat) and signed pull from enrolled nodes. */
 import { Hono, type Context } from "hono";
-import { compactVerify, decodeProtectedHeader, importJWK, type JSONWebKeySet } from "jose";
+import type { JSONWebKeySet, JWK } from "jose";
 import { verifyApproval } from "../domain/approval.js";
 import type { ChainedEvent } from "../domain/events.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
@@ -14,39 +14,31 @@ import { buildPull, ingestPush } from "../store/sync.js";
 import { AppError } from "../http/errors.js";
 import { validationError } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
+import { splitCompactJws, verifyNodeSignature } from "./node-jws.js";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
 /** Verifies a node-signed compact JWS and parses its payload; throws the precise problem. */
 async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schema: S): Promise<{ node: string; payload: z.output<S> }> {
-  let body: string;
+  let body: Uint8Array;
   try {
-    // A compact JWS is ASCII: read bytes (workerd warns about text() on application/jose).
-    body = new TextDecoder().decode(await c.req.arrayBuffer()).trim();
+    body = new Uint8Array(await c.req.arrayBuffer());
   } catch {
     throw new AppError("bad_request", "请求体不完整（连接中断）", { field: "body" });
   }
-  if (body.length > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${body.length} 字节，上限 ${MAX_BODY}）`, { field: "body" });
-  let header;
-  try {
-    header = decodeProtectedHeader(body);
-  } catch {
-    throw new AppError("bad_request", "请求体应为节点签名的 JWS（compact serialization）", { field: "body" });
-  }
-  const code = typeof header.kid === "string" ? header.kid : "";
+  if (body.byteLength > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${body.byteLength} 字节，上限 ${MAX_BODY}）`, { field: "body" });
+  const jws = splitCompactJws(body);
+  if (!jws) throw new AppError("bad_request", "请求体应为节点签名的 JWS（compact serialization）", { field: "body" });
+  const code = typeof jws.header.kid === "string" ? jws.header.kid : "";
   const [node] = code ? await c.var.db.select().from(nodes).where(eq(nodes.code, code)).limit(1) : [];
   if (!node || !node.publicJwk) throw new AppError("unknown_node", `节点 ${code || "（未标明）"} 未在市级登记`, { node: code || null });
   if (node.revokedAt) throw new AppError("node_revoked", `节点 ${code} 已于 ${node.revokedAt} 被撤销`, { node: code, revokedAt: node.revokedAt });
-  let payloadBytes: Uint8Array;
-  try {
-    const key = await importJWK(node.publicJwk, "EdDSA");
-    ({ payload: payloadBytes } = await compactVerify(body, key, { algorithms: ["EdDSA", "Ed25519"] }));
-  } catch {
+  if (!(await verifyNodeSignature(node.publicJwk as JWK, jws.header, jws.signingInput, jws.signature))) {
     throw new AppError("bad_signature", `批次签名无法用节点 ${code} 登记的公钥验证`, { node: code });
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder().decode(payloadBytes));
+    raw = JSON.parse(new TextDecoder().decode(jws.payload));
   } catch {
     throw new AppError("invalid_batch", "批次内容不是 JSON", { field: "payload" });
   }

@@ -513,6 +513,51 @@ describe("push", () => {
     expect(await footprint(node.code)).toEqual(NOTHING);
   });
 
+  it("refuses headers the city does not accept (alg none, HS256, critical extensions), a cut signature and a JWS of four parts; nothing stored", async () => {
+    const node = await enrolNode();
+    const events = await makeEvents(node.code, 1);
+    const payload = pushPayload(node, events);
+    const b64 = (x: unknown) => btoa(JSON.stringify(x)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const honest = await signPush(node, payload);
+    const [, p, sig] = honest.split(".") as [string, string, string];
+    // The node's own valid signature under a different header: the header is part of what it
+    // signed, so each of these fails, and each names the node.
+    const headers = [
+      { alg: "none", kid: node.code },
+      { alg: "HS256", kid: node.code },
+      { alg: "EdDSA", kid: node.code, crit: ["exp"], exp: 1 },
+    ];
+    for (const h of headers) {
+      expect(await problem(await push(`${b64(h)}.${p}.${sig}`), 401)).toEqual({
+        type: problemType("bad_signature"),
+        title: "签名无效",
+        status: 401,
+        detail: `批次签名无法用节点 ${node.code} 登记的公钥验证`,
+        code: "bad_signature",
+        instance: "/api/sync/push",
+        node: node.code,
+      });
+    }
+    // Signed with the node's key over a header asking for critical handling: still refused.
+    const input = `${b64({ alg: "EdDSA", kid: node.code, crit: ["tongban-x"], "tongban-x": true })}.${p}`;
+    const critSig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, node.privateKey, new TextEncoder().encode(input)));
+    const crit = `${input}.${btoa(String.fromCharCode(...critSig)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+    expect(await problem(await push(crit), 401)).toMatchObject({ code: "bad_signature", node: node.code });
+    expect(await problem(await push(honest.slice(0, -8)), 401)).toMatchObject({ code: "bad_signature", node: node.code });
+    expect(await problem(await push(`${honest}.${sig}`), 400)).toEqual({
+      type: problemType("bad_request"),
+      title: "请求格式错误",
+      status: 400,
+      detail: "请求体应为节点签名的 JWS（compact serialization）",
+      code: "bad_request",
+      instance: "/api/sync/push",
+      field: "body",
+    });
+    expect(await footprint(node.code)).toEqual(NOTHING);
+    // The honest batch itself still goes through afterwards.
+    expect((await push(honest)).status).toBe(200);
+  });
+
   it("refuses a batch signed with another node's key, a batch claiming another node, and events of another origin", async () => {
     const a = await enrolNode();
     const b = await enrolNode();
