@@ -80,7 +80,14 @@ export function canonicalEvent(e: ChainedEventBody): string {
 
 const encoder = new TextEncoder();
 
-/** Lower-case hex SHA-256 of a string's UTF-8 bytes. */
+/**
+ * Lower-case hex SHA-256 of a string's UTF-8 bytes. A shell may pass its own (a node uses
+ * Node's synchronous one: Web Crypto's round trip through the thread pool costs a window
+ * request more than the hash itself).
+ */
+export type Sha256 = (text: string) => string | Promise<string>;
+
+/** Lower-case hex SHA-256 of a string's UTF-8 bytes, with Web Crypto. */
 export async function sha256Hex(text: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
   let out = "";
@@ -89,13 +96,13 @@ export async function sha256Hex(text: string): Promise<string> {
 }
 
 /** The chain hash of an event after `prevHash`. */
-export function eventHash(prevHash: string, e: ChainedEventBody): Promise<string> {
-  return sha256Hex(prevHash + canonicalEvent(e));
+export async function eventHash(prevHash: string, e: ChainedEventBody, sha256: Sha256 = sha256Hex): Promise<string> {
+  return sha256(prevHash + canonicalEvent(e));
 }
 
 /** Places an event in its origin's chain. */
-export async function chainEvent(prevHash: string, e: ChainedEventBody): Promise<ChainedEvent> {
-  return { ...e, prevHash, hash: await eventHash(prevHash, e) };
+export async function chainEvent(prevHash: string, e: ChainedEventBody, sha256: Sha256 = sha256Hex): Promise<ChainedEvent> {
+  return { ...e, prevHash, hash: await eventHash(prevHash, e, sha256) };
 }
 
 export interface ChainBreak {

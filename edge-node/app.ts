@@ -1,4 +1,5 @@
 /** The township node's HTTP app: catalog, window intake and case handling, sync control, the clerk console. */
+import { createHash } from "node:crypto";
 import { Hono, type Context, type Next } from "hono";
 import { logger } from "hono/logger";
 import type { CryptoKey, JWK } from "jose";
@@ -12,6 +13,7 @@ import { AppError, notFound, onError } from "../http/errors.js";
 import type { CaseEnv } from "../http/env.js";
 import type { Db } from "../store/db.js";
 import { casesNotAtCity, replicaState } from "../store/replica.js";
+import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { consolePage } from "./console.js";
 import type { SyncAgent } from "./sync.js";
@@ -25,13 +27,20 @@ export interface NodeAppDeps {
   /** The node's private key: signs immediate-item approvals under the city's delegation. */
   privateKey?: CryptoKey;
   sync?: SyncAgent;
+  /** The item and calendar cache; whoever applies pulls must invalidate it. Default: a fresh one. */
+  reference?: CachedReference;
   now?: () => Date;
   log?: boolean;
 }
 
+/** Node's own SHA-256: synchronous, no round trip through the thread pool in the middle of a window request. */
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
 /** Builds the node app; everything it serves comes from the local database, never from the city. */
 export function createNodeApp(deps: NodeAppDeps) {
   const now = deps.now ?? (() => new Date());
+  // This process is the only writer of the node's file, so the catalog and calendar can be kept.
+  const reference = deps.reference ?? new CachedReference(deps.db);
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
   app.use(async (c, next) => {
@@ -50,6 +59,8 @@ export function createNodeApp(deps: NodeAppDeps) {
     c.set("office", deps.name);
     c.set("notAtCity", async (caseNos) => casesNotAtCity(deps.db, deps.code, (await replicaState(deps.db, deps.code)).ackedSeq, caseNos));
     c.set("verifyUrl", `${deps.cityUrl}/verify`);
+    c.set("reference", reference);
+    c.set("sha256", sha256);
     if (deps.privateKey && deps.publicJwk) {
       const signer = { key: deps.privateKey, publicJwk: deps.publicJwk };
       c.set("issueApproval", (caseNo) => issueNodeApproval(deps.db, deps.code, deps.cityUrl, signer, caseNo, now()));

@@ -5,6 +5,7 @@ import { openNodeDatabase } from "./database.js";
 import { loadOrCreateIdentity } from "./identity.js";
 import { createNodeApp } from "./app.js";
 import { SyncAgent } from "./sync.js";
+import { CachedReference } from "../store/reference.js";
 
 async function main() {
   let config;
@@ -18,6 +19,7 @@ async function main() {
   if (store.seeded) console.log(`已初始化本地数据库并载入内置事项目录与工作日历：${store.path}`);
   const identity = await loadOrCreateIdentity(config.dataDir);
   if (identity.created) console.log(`已生成节点密钥：${identity.path}（私钥不出本机，请将 GET /api/node 中的公钥交管理员登记）`);
+  const reference = new CachedReference(store.db);
   const sync = new SyncAgent({
     db: store.db,
     code: config.code,
@@ -27,6 +29,7 @@ async function main() {
     pushWorker: new URL("./push-worker.mjs", import.meta.url),
     intervalMs: config.syncIntervalMs,
     maxBatchEvents: config.pushBatch,
+    onReferenceChanged: () => reference.invalidate(),
     log: (m) => console.log(`[同步] ${m}`),
   });
   const app = createNodeApp({
@@ -37,6 +40,7 @@ async function main() {
     publicJwk: identity.publicJwk,
     privateKey: identity.privateKey,
     sync,
+    reference,
     log: process.env.TONGBAN_LOG === "1",
   });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {

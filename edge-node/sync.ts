@@ -23,6 +23,8 @@ export interface SyncAgentOptions {
   pushWorker: URL;
   /** Linux nice value of the push thread; the window keeps the normal priority. */
   pushNiceness?: number;
+  /** Called after a pull changed the catalog or the calendar (the app's cache must forget them). */
+  onReferenceChanged?: () => void;
   now?: () => Date;
   /** Pause between rounds while online. */
   intervalMs?: number;
@@ -96,6 +98,7 @@ export class SyncAgent {
     this.o = {
       now: () => new Date(),
       pushNiceness: 10,
+      onReferenceChanged: () => {},
       intervalMs: 10_000,
       probeMs: 3_000,
       baseBackoffMs: 1_000,
@@ -319,7 +322,8 @@ export class SyncAgent {
         sentAt: this.o.now().toISOString(),
         cursor: st.cursor,
       });
-      await applyPull(db, res, this.o.now());
+      const applied = await applyPull(db, res, this.o.now());
+      if (applied.items || applied.calendar || res.departments.length) this.o.onReferenceChanged();
       this.lastPullAt = this.o.now().toISOString();
       if (!res.hasMore) return;
     }

@@ -24,6 +24,10 @@ export interface CaseVariables extends SharedVariables {
   issueApproval?: (caseNo: string) => Promise<import("../store/approvals.js").ApprovalRow | null>;
   /** Where a QR code sends a verifier: the city's `/verify` page. */
   verifyUrl: string;
+  /** Where case writes read the item and calendar (a node caches them); default: the database. */
+  reference?: import("../store/reference.js").ReferenceData;
+  /** The chain's SHA-256 where the shell has a faster one than Web Crypto. */
+  sha256?: import("../domain/events.js").Sha256;
 }
 
 export type CaseEnv = { Variables: CaseVariables };

@@ -21,7 +21,8 @@ import {
   type IntakeInput,
   type Role,
 } from "../domain/lifecycle.js";
-import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
+import { chainEvent, GENESIS_HASH, type ChainedEvent, type Sha256 } from "../domain/events.js";
+import { readReference, type ReferenceData } from "./reference.js";
 import { caseNoDayPrefix, formatCaseNo, newQueryCode } from "../domain/case-number.js";
 import { lightAt, type Light, type TimeWarning, type WorkCalendar } from "../domain/time.js";
 import { isWriteConflict, serialized, type Db } from "./db.js";
@@ -98,6 +99,7 @@ async function commit(
   at: Date,
   before: CaseSnapshot | null,
   draft: CaseEventDraft,
+  sha256?: Sha256,
 ): Promise<{ case: CaseSnapshot; event: StoredEvent }> {
   const head = await chainHead(db, origin);
   const event = await chainEvent(head.hash, {
@@ -108,7 +110,7 @@ async function commit(
     payload: draft.payload,
     actor,
     occurredAt: at.toISOString(),
-  });
+  }, sha256);
   const after = withVersion(applyEvent(before, draft), before);
   const stmts: BatchItem<"sqlite">[] = [
     db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null }),
@@ -158,7 +160,7 @@ export function eventSideEffects(db: Db, events: readonly { type: string; caseNo
 export async function recordEvent(
   db: Db,
   caseNo: string,
-  req: { origin: string; actor: string; at: Date },
+  req: { origin: string; actor: string; at: Date; sha256?: Sha256 },
   make: (current: CaseSnapshot) => Promise<CaseEventDraft | null> | CaseEventDraft | null,
 ): Promise<{ case: CaseSnapshot; event: StoredEvent } | null> {
   return retrying(db, async () => {
@@ -166,7 +168,7 @@ export async function recordEvent(
     if (!current) return null;
     const draft = await make(current);
     if (!draft) return null;
-    return commit(db, req.origin, req.actor, req.at, current, draft);
+    return commit(db, req.origin, req.actor, req.at, current, draft, req.sha256);
   });
 }
 
@@ -208,14 +210,18 @@ export interface IntakeRequest {
   applicant: IntakeInput["applicant"];
   materials: string[];
   at: Date;
-  calendar?: WorkCalendar;
+  /** Where the item and calendar come from (default: read from `db`). */
+  reference?: ReferenceData;
+  /** The chain's SHA-256 (default: Web Crypto). */
+  sha256?: Sha256;
 }
 
 /** Opens a case at a window (or from an online filing): numbers it, checks materials, stores `opened`. */
 export async function intake(db: Db, req: IntakeRequest): Promise<WriteResult & { item?: ItemRow }> {
-  const row = await getItemRow(db, req.itemCode);
+  const ref = req.reference ?? readReference(db);
+  const row = await ref.item(req.itemCode);
   if (!row) return { ok: false, error: { code: "not_found", what: "item", id: req.itemCode } };
-  const calendar = req.calendar ?? (await loadCalendar(db));
+  const calendar = await ref.calendar();
   return retrying(db, async () => {
     const caseNo = await nextCaseNo(db, req.origin, req.at);
     const opened = openCase(calendar, itemForCase(row), {
@@ -228,7 +234,7 @@ export async function intake(db: Db, req: IntakeRequest): Promise<WriteResult & 
       at: req.at,
     });
     if (!opened.ok) return opened;
-    const done = await commit(db, req.origin, req.actor, req.at, null, opened.value.event);
+    const done = await commit(db, req.origin, req.actor, req.at, null, opened.value.event, req.sha256);
     return { ok: true as const, ...done, warnings: opened.value.warnings, item: row };
   });
 }
@@ -239,22 +245,25 @@ export interface CommandRequest {
   role: Role;
   at: Date;
   command: CaseCommand;
+  reference?: ReferenceData;
+  sha256?: Sha256;
 }
 
 /** Runs a command on a case: the transition table decides, the event and the new case are stored together. */
 export async function runCommand(db: Db, caseNo: string, req: CommandRequest): Promise<WriteResult> {
-  const calendar = await loadCalendar(db);
+  const ref = req.reference ?? readReference(db);
+  const calendar = await ref.calendar();
   return retrying(db, async () => {
     const current = await getCase(db, caseNo);
     if (!current) return { ok: false, error: { code: "not_found", what: "case", id: caseNo } };
-    const row = await getItemRow(db, current.itemCode);
+    const row = await ref.item(current.itemCode);
     if (!row) return { ok: false, error: { code: "not_found", what: "item", id: current.itemCode } };
     if (!mayActOn(current.origin, req.origin, req.command.action, req.role)) {
       return { ok: false, error: { code: "not_owner", caseOrigin: current.origin, actorOrigin: req.origin, action: req.command.action } };
     }
     const decided = decide(current, req.command, { role: req.role, at: req.at, calendar, item: itemForCase(row) });
     if (!decided.ok) return decided;
-    const done = await commit(db, req.origin, req.actor, req.at, current, decided.value.event);
+    const done = await commit(db, req.origin, req.actor, req.at, current, decided.value.event, req.sha256);
     return { ok: true, ...done, warnings: decided.value.warnings };
   });
 }

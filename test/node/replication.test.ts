@@ -201,6 +201,12 @@ describe("city-origin events reach the node", () => {
     const n = await node(city.url);
     await enrol(city, n);
     await n.post("/api/sync/now");
+    // Cases taken before the change: the node has the item and the calendar in memory now.
+    const before = await intake(n, 1, immediate);
+    const promisedBefore = (await intake(n, 2)) as unknown as { deadline: { date: string; instant: string } };
+    // The day the promised case is due becomes a holiday at the city.
+    const due = promisedBefore.deadline.date;
+    expect((await city.api(`/api/admin/calendar/days/${due}`, "admin", { method: "PUT", body: { kind: "holiday", name: "临时放假" } })).status).toBe(200);
     const put = await city.api("/api/admin/calendar/days/2027-02-08", "admin", { method: "PUT", body: { kind: "holiday", name: "春节" } });
     expect(put.status).toBe(200);
     const year = await city.api("/api/admin/calendar/years/2027", "admin", { method: "PUT", body: { source: "国务院办公厅关于2027年部分节假日安排的通知" } });
@@ -213,6 +219,13 @@ describe("city-origin events reach the node", () => {
     // Monday 8 Feb 2027 is now a holiday at the node: 1 working day from Friday 5 Feb ends Tuesday 9 Feb.
     const dl = (await n.json(`/api/calendar/deadline?start=2027-02-05T02:00:00Z&days=1`)).body;
     expect(dl).toEqual({ deadline: "2027-02-09T09:30:00.000Z", date: "2027-02-09", warnings: [] });
+    // Cases taken after the pull use the new item row and the new calendar, not what was cached.
+    const after = (await intake(n, 3, immediate)) as unknown as { itemName: string };
+    expect((before as unknown as { itemName: string }).itemName).toBe(immediate.name);
+    expect(after.itemName).toBe(edited.name);
+    const promisedAfter = (await intake(n, 4)) as unknown as { deadline: { date: string; instant: string } };
+    expect(promisedAfter.deadline.date > due).toBe(true);
+    expect((await city.api(`/api/admin/calendar/days/${due}`, "admin", { method: "DELETE" })).status).toBe(204);
   });
 });
 
