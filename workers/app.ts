@@ -22,7 +22,20 @@ export interface CityAppOptions {
   now?: () => Date;
 }
 
-/** Builds the city app: a drizzle client per request over the request's D1 binding. */
+const clients = new WeakMap<D1Database, Db>();
+
+/**
+ * The drizzle client over a D1 binding, made once per binding and isolate: it holds no request
+ * state (D1 has no interactive transactions), and making one costs about a millisecond. No
+ * relational schema: the repositories use the query builder only.
+ */
+function clientFor(binding: D1Database): Db {
+  let db = clients.get(binding);
+  if (!db) clients.set(binding, (db = drizzle(binding) as unknown as Db));
+  return db;
+}
+
+/** Builds the city app: one drizzle client per D1 binding, request-scoped variables per request. */
 export function createCityApp(opts: CityAppOptions = {}) {
   const now = opts.now ?? (() => new Date());
   const app = new Hono<CityEnv>();
@@ -31,9 +44,7 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.use(async (c, next) => {
     const config = cityConfig(c.env);
     c.set("config", config);
-    // No relational schema: the repositories use the query builder only, and building the
-    // relational config on every request cost milliseconds.
-    c.set("db", drizzle(c.env.DB) as unknown as Db);
+    c.set("db", clientFor(c.env.DB));
     c.set("now", now);
     c.set("origin", CITY_ORIGIN);
     c.set("office", config.centreName);

@@ -3,13 +3,25 @@
  * request's bytes as they arrived. A push is up to a few megabytes: jose's general path
  * re-encodes the signing input, scans it for non-ASCII characters and decodes base64 in
  * JavaScript, about 10 ms a batch; this does the same checks with the runtime's native base64
- * and Web Crypto, and keeps the imported public keys for the life of the isolate.
+ * (`Uint8Array.fromBase64`, strict about the alphabet) and Web Crypto, and keeps the imported
+ * public keys for the life of the isolate.
  */
-import { Buffer } from "node:buffer";
 import type { JWK } from "jose";
 
 const DOT = 0x2e;
 const keys = new Map<string, Promise<CryptoKey>>();
+const ascii = new TextDecoder();
+
+declare global {
+  interface Uint8ArrayConstructor {
+    fromBase64(text: string, options?: { alphabet?: "base64" | "base64url"; lastChunkHandling?: "loose" | "strict" | "stop-before-partial" }): Uint8Array;
+  }
+}
+
+/** Decodes base64url; throws on any character outside the alphabet. */
+function fromBase64Url(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.fromBase64(ascii.decode(bytes), { alphabet: "base64url" });
+}
 
 export interface NodeJwsHeader {
   alg?: unknown;
@@ -20,13 +32,18 @@ export interface NodeJwsHeader {
 
 /** The parts of a compact JWS, or null when `bytes` is not one. The header is decoded; nothing is verified yet. */
 export function splitCompactJws(bytes: Uint8Array): { header: NodeJwsHeader; signingInput: Uint8Array; payload: Uint8Array; signature: Uint8Array } | null {
+  // The header is short and the signature is 86 characters: find the dots from either end. A
+  // third dot would sit in the payload, which strict base64url decoding then refuses.
   const first = bytes.indexOf(DOT);
-  const second = first < 0 ? -1 : bytes.indexOf(DOT, first + 1);
-  if (first <= 0 || second < 0 || bytes.indexOf(DOT, second + 1) >= 0) return null;
-  const part = (from: number, to: number) => Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString("latin1"), "base64url");
+  const second = bytes.lastIndexOf(DOT);
+  if (first <= 0 || second <= first) return null;
   let header: unknown;
+  let payload: Uint8Array;
+  let signature: Uint8Array;
   try {
-    header = JSON.parse(part(0, first).toString("utf8"));
+    header = JSON.parse(ascii.decode(fromBase64Url(bytes.subarray(0, first))));
+    payload = fromBase64Url(bytes.subarray(first + 1, second));
+    signature = fromBase64Url(bytes.subarray(second + 1));
   } catch {
     return null;
   }
@@ -34,8 +51,8 @@ export function splitCompactJws(bytes: Uint8Array): { header: NodeJwsHeader; sig
   return {
     header: header as NodeJwsHeader,
     signingInput: bytes.subarray(0, second),
-    payload: part(first + 1, second),
-    signature: part(second + 1, bytes.length),
+    payload,
+    signature,
   };
 }
 

@@ -9,7 +9,7 @@ export const EDGE_BUNDLE = join(ROOT, "dist/edge-node.mjs");
  * The V8 limits `npm run edge` starts a node with (keep in step with package.json): a township PC
  * holds a node under 150 MB through a month-long catch-up, at a few percent of throughput.
  */
-export const EDGE_NODE_FLAGS = ["--max-semi-space-size=8", "--max-old-space-size=128"];
+export const EDGE_NODE_FLAGS = ["--max-semi-space-size=2", "--max-old-space-size=128"];
 
 /** Runs `npm run build:edge`'s esbuild command; throws on failure. */
 export function buildEdge(): string {
