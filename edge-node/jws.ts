@@ -1,17 +1,34 @@
-/** Compact EdDSA JWS for the node's sync requests, made with Node's native crypto and base64. */
+/**
+ * Signing the node's sync requests with Node's native crypto: a detached JWS (EdDSA) over the
+ * payload as it is sent (RFC 7797, `"b64": false`), carried in the `Tongban-Signature` header.
+ * Nothing is base64-encoded, so a 600 kB push is signed in about a millisecond and sent as is.
+ */
 import { createPrivateKey, sign } from "node:crypto";
 import type { JWK } from "jose";
 
-/**
- * A signer for sync requests (`kid` = node code, `typ` tongban-sync+jws). Native base64 and
- * Ed25519: a 700 kB push is encoded and signed in a few milliseconds, where a pure-JavaScript
- * encoder takes a hundred. Returns the JWS as bytes, ready to send.
- */
-export function syncSigner(privateJwk: JWK, kid: string): (json: string) => Buffer {
+/** The request header the signature travels in (the city's SIGNATURE_HEADER). */
+export const SIGNATURE_HEADER = "tongban-signature";
+
+export interface SignedRequest {
+  /** The payload JSON as UTF-8: the request body. */
+  body: Buffer;
+  /** `<protected>..<signature>`, for SIGNATURE_HEADER. */
+  signature: string;
+}
+
+/** A signer for sync requests (`kid` = node code, `typ` tongban-sync+jws). */
+export function syncSigner(privateJwk: JWK, kid: string): (json: string) => SignedRequest {
   const key = createPrivateKey({ key: privateJwk as import("node:crypto").JsonWebKey, format: "jwk" });
-  const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid, typ: "tongban-sync+jws" })).toString("base64url");
+  const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid, typ: "tongban-sync+jws", b64: false, crit: ["b64"] })).toString("base64url");
+  const prefix = Buffer.from(`${header}.`, "latin1");
   return (json) => {
-    const input = Buffer.from(`${header}.${Buffer.from(json, "utf8").toString("base64url")}`, "latin1");
-    return Buffer.concat([input, Buffer.from(`.${sign(null, input, key).toString("base64url")}`, "latin1")]);
+    const body = Buffer.from(json, "utf8");
+    const signature = sign(null, Buffer.concat([prefix, body]), key).toString("base64url");
+    return { body, signature: `${header}..${signature}` };
   };
+}
+
+/** The headers of a signed sync request. */
+export function signedHeaders(req: SignedRequest): Record<string, string> {
+  return { "content-type": "application/json", [SIGNATURE_HEADER]: req.signature };
 }

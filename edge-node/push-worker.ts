@@ -12,7 +12,7 @@ import Database from "libsql";
 // Types only: the protocol's constants come in workerData, so zod is not loaded in this thread.
 import type { PushPayload } from "../domain/sync-protocol.js";
 import { readEventRun, type SyncConnection } from "./backlog.js";
-import { syncSigner } from "./jws.js";
+import { signedHeaders, syncSigner, type SignedRequest } from "./jws.js";
 import type { PushReply, PushRequest, PushWorkerData } from "./push-thread.js";
 
 /** Events read from the file in one query. */
@@ -31,10 +31,10 @@ try {
 // Read-only, and WAL lets it read while the window writes. A few lines of SQL and no ORM keep
 // this thread's memory small: it is a second JavaScript heap in the process.
 const conn = new Database(data.dbPath, { readonly: true, timeout: 5000 }) as unknown as SyncConnection;
-const signJws = syncSigner(data.privateJwk, data.code);
+const signRequest = syncSigner(data.privateJwk, data.code);
 
 /** Reads and signs the batch after `afterSeq`: at most `maxEvents` events and `maxBytes` of them. */
-function prepare(req: PushRequest): { body: Buffer; lastSeq: number; count: number } {
+function prepare(req: PushRequest): { signed: SignedRequest; lastSeq: number; count: number } {
   const parts: string[] = [];
   let bytes = 0;
   let count = 0;
@@ -60,7 +60,7 @@ function prepare(req: PushRequest): { body: Buffer; lastSeq: number; count: numb
     sentAt: req.sentAt,
     headSeq: req.headSeq,
   };
-  return { body: signJws(`${JSON.stringify(head).slice(0, -1)},"events":[${parts.join(",")}]}`), lastSeq, count };
+  return { signed: signRequest(`${JSON.stringify(head).slice(0, -1)},"events":[${parts.join(",")}]}`), lastSeq, count };
 }
 
 async function handle(req: PushRequest): Promise<void> {
@@ -76,8 +76,8 @@ async function handle(req: PushRequest): Promise<void> {
   try {
     const res = await fetch(`${data.cityUrl}/api/sync/push`, {
       method: "POST",
-      headers: { "content-type": "application/jose" },
-      body: batch.body,
+      headers: signedHeaders(batch.signed),
+      body: batch.signed.body,
       signal: AbortSignal.timeout(data.timeoutMs),
     });
     reply({ id: req.id, kind: "response", status: res.status, text: await res.text() });

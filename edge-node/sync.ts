@@ -8,7 +8,7 @@ import type { JWK } from "jose";
 import { MAX_CLOCK_SKEW_MS, MAX_PUSH_BYTES, MAX_PUSH_EVENTS, PROTOCOL_VERSION, type PullPayload, type PullResponse, type PushResponse } from "../domain/sync-protocol.js";
 import type { Db } from "../store/db.js";
 import { applyPull, conflictCount, eventHashAt, replicaState, storeAck } from "../store/replica.js";
-import { syncSigner } from "./jws.js";
+import { signedHeaders, syncSigner, type SignedRequest } from "./jws.js";
 import { PushThread, type SentBatch } from "./push-thread.js";
 
 export interface SyncAgentOptions {
@@ -91,7 +91,7 @@ export class SyncAgent {
   private queued: Promise<void> | null = null;
   private stopped = true;
   private closed = false;
-  private readonly signJws: (json: string) => Uint8Array;
+  private readonly signRequest: (json: string) => SignedRequest;
   private readonly pusher: PushThread;
 
   constructor(opts: SyncAgentOptions) {
@@ -108,7 +108,7 @@ export class SyncAgent {
       log: () => {},
       ...opts,
     };
-    this.signJws = syncSigner(this.o.privateJwk, this.o.code);
+    this.signRequest = syncSigner(this.o.privateJwk, this.o.code);
     this.pusher = new PushThread(this.o.pushWorker, {
       dbPath: this.o.dbPath,
       code: this.o.code,
@@ -237,10 +237,11 @@ export class SyncAgent {
 
   /** Signs and sends a small request (pull) from this thread. */
   private async send<T>(path: string, payload: PullPayload): Promise<T> {
+    const signed = this.signRequest(JSON.stringify(payload));
     const res = await fetch(`${this.o.cityUrl}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/jose" },
-      body: this.signJws(JSON.stringify(payload)),
+      headers: signedHeaders(signed),
+      body: signed.body,
       signal: AbortSignal.timeout(this.o.timeoutMs),
     });
     return cityReply<T>(res.status, await res.text());

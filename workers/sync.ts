@@ -14,7 +14,7 @@ import { buildPull, ingestPush } from "../store/sync.js";
 import { AppError } from "../http/errors.js";
 import { validationError } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
-import { splitCompactJws, verifyNodeSignature } from "./node-jws.js";
+import { detachedJws, SIGNATURE_HEADER, splitCompactJws, verifyNodeSignature } from "./node-jws.js";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -27,13 +27,17 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
     throw new AppError("bad_request", "请求体不完整（连接中断）", { field: "body" });
   }
   if (body.byteLength > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${body.byteLength} 字节，上限 ${MAX_BODY}）`, { field: "body" });
-  const jws = splitCompactJws(body);
-  if (!jws) throw new AppError("bad_request", "请求体应为节点签名的 JWS（compact serialization）", { field: "body" });
+  const detached = c.req.header(SIGNATURE_HEADER);
+  const jws = detached !== undefined ? detachedJws(detached, body) : splitCompactJws(body);
+  if (!jws) {
+    if (detached !== undefined) throw new AppError("bad_request", `${SIGNATURE_HEADER} 应为分离式 JWS 签名（protected..signature）`, { field: SIGNATURE_HEADER });
+    throw new AppError("bad_request", "请求体应为节点签名的 JWS（compact serialization）", { field: "body" });
+  }
   const code = typeof jws.header.kid === "string" ? jws.header.kid : "";
   const [node] = code ? await c.var.db.select().from(nodes).where(eq(nodes.code, code)).limit(1) : [];
   if (!node || !node.publicJwk) throw new AppError("unknown_node", `节点 ${code || "（未标明）"} 未在市级登记`, { node: code || null });
   if (node.revokedAt) throw new AppError("node_revoked", `节点 ${code} 已于 ${node.revokedAt} 被撤销`, { node: code, revokedAt: node.revokedAt });
-  if (!(await verifyNodeSignature(node.publicJwk as JWK, jws.header, jws.signingInput, jws.signature))) {
+  if (!(await verifyNodeSignature(node.publicJwk as JWK, jws))) {
     throw new AppError("bad_signature", `批次签名无法用节点 ${code} 登记的公钥验证`, { node: code });
   }
   let raw: unknown;

@@ -91,7 +91,9 @@ describe("a township signs offline under the city's delegation", () => {
     const nodeKey = part(delegation, 1).cnf.jwk;
     expect(part(delegation, 1)).toMatchObject({ sub: node.code, items: [immediate.code] });
     expect(cryptoVerifies(token, nodeKey)).toBe(true);
-    expect(cryptoVerifies(token.slice(0, -2) + (token.endsWith("A") ? "BA" : "AA"), nodeKey)).toBe(false);
+    // One character inside the signature changed (the last ones carry padding bits, so not those).
+    const at = token.length - 10;
+    expect(cryptoVerifies(`${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`, nodeKey)).toBe(false);
 
     // And with the offline verifier.
     const offline = verifyCli([token, "--jwks", jwksFile]);

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compactVerify, importJWK } from "jose";
+import { flattenedVerify, importJWK } from "jose";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asc, eq } from "drizzle-orm";
@@ -79,14 +79,22 @@ describe("reading the backlog", () => {
 });
 
 describe("signing a sync request", () => {
-  it("makes a compact EdDSA JWS that jose verifies with the node's public key", async () => {
+  it("makes a detached EdDSA JWS over the body as sent (unencoded payload) that jose verifies with the node's public key", async () => {
     const jwk = await newEd25519Jwk(CODE);
-    const body = '{"v":1,"kind":"push","node":"BL01","events":[{"name":"𠮷野家"}]}';
-    const jws = Buffer.from(syncSigner(jwk, CODE)(body)).toString("latin1");
-    const { payload, protectedHeader } = await compactVerify(jws, await importJWK(publicJwk(jwk), "EdDSA"));
-    expect(protectedHeader).toEqual({ alg: "EdDSA", kid: CODE, typ: "tongban-sync+jws" });
-    expect(new TextDecoder().decode(payload)).toBe(body);
+    const json = '{"v":1,"kind":"push","node":"BL01","events":[{"name":"𠮷野家"}]}';
+    const signed = syncSigner(jwk, CODE)(json);
+    expect(signed.body.toString("utf8")).toBe(json);
+    const [protectedHeader, empty, signature] = signed.signature.split(".");
+    expect(empty).toBe("");
+    const flat = { protected: protectedHeader!, payload: signed.body, signature: signature! };
+    const { payload, protectedHeader: header } = await flattenedVerify(flat, await importJWK(publicJwk(jwk), "EdDSA"));
+    expect(header).toEqual({ alg: "EdDSA", kid: CODE, typ: "tongban-sync+jws", b64: false, crit: ["b64"] });
+    expect(new TextDecoder().decode(payload)).toBe(json);
     const other = await newEd25519Jwk("OTHER");
-    await expect(compactVerify(jws, await importJWK(publicJwk(other), "EdDSA"))).rejects.toThrow();
+    await expect(flattenedVerify(flat, await importJWK(publicJwk(other), "EdDSA"))).rejects.toThrow();
+    // One byte of the body changed: the signature no longer holds.
+    const tampered = Buffer.from(signed.body);
+    tampered[10] = tampered[10]! ^ 1;
+    await expect(flattenedVerify({ ...flat, payload: tampered }, await importJWK(publicJwk(jwk), "EdDSA"))).rejects.toThrow();
   });
 });

@@ -134,10 +134,12 @@ export class FaultProxy extends SwitchableServer {
   }
 }
 
-function eventsIn(jws: Buffer): number {
+/** Events in a push body: the payload JSON itself (detached signature) or inside a compact JWS. */
+function eventsIn(body: Buffer): number {
   try {
-    const payload = JSON.parse(Buffer.from(jws.toString().split(".")[1]!, "base64url").toString()) as { events?: unknown[] };
-    return payload.events?.length ?? 0;
+    const text = body.toString();
+    const json = text.trimStart().startsWith("{") ? text : Buffer.from(text.split(".")[1]!, "base64url").toString();
+    return ((JSON.parse(json) as { events?: unknown[] }).events ?? []).length;
   } catch {
     return 0;
   }

@@ -186,6 +186,19 @@ export function push(body: string): Promise<Response> {
   return call("/api/sync/push", { method: "POST", headers: { "content-type": "application/jose" }, body });
 }
 
+/** A detached, unencoded-payload JWS (what nodes send): the body as given, the signature in its header. */
+export async function signDetached(key: CryptoKey, kid: string, body: string, header: Record<string, unknown> = { alg: "EdDSA", kid, typ: "tongban-sync+jws", b64: false, crit: ["b64"] }): Promise<string> {
+  const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const h = b64(new TextEncoder().encode(JSON.stringify(header)));
+  const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(`${h}.${body}`)));
+  return `${h}..${b64(sig)}`;
+}
+
+/** POSTs a payload with a detached signature to a sync endpoint. */
+export function postDetached(path: "/api/sync/push" | "/api/sync/pull", body: string, signature: string): Promise<Response> {
+  return call(path, { method: "POST", headers: { "content-type": "application/json", "tongban-signature": signature }, body });
+}
+
 /** POSTs a body to `/api/sync/pull`. */
 export function pull(body: string): Promise<Response> {
   return call("/api/sync/pull", { method: "POST", headers: { "content-type": "application/jose" }, body });

@@ -29,6 +29,9 @@ import {
   push,
   pushEvents,
   pushPayload,
+  pullPayload,
+  postDetached,
+  signDetached,
   revokeNode,
   signPush,
   signWith,
@@ -509,6 +512,60 @@ describe("push", () => {
       node: node.code,
       seq: 2,
       reason: "bad_event_hash",
+    });
+    expect(await footprint(node.code)).toEqual(NOTHING);
+  });
+
+  it("takes a push whose payload is the body itself, signed in the Tongban-Signature header (RFC 7797), as nodes send it", async () => {
+    const node = await enrolNode();
+    const events = await makeEvents(node.code, 3);
+    const body = JSON.stringify(pushPayload(node, events));
+    const res = await postDetached("/api/sync/push", body, await signDetached(node.privateKey, node.code, body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ackedSeq: 3, stored: 3, duplicates: 0 });
+    expect(await eventCount(node.code)).toBe(3);
+    const pullBody = JSON.stringify(pullPayload(node, null));
+    const pulled = await postDetached("/api/sync/pull", pullBody, await signDetached(node.privateKey, node.code, pullBody));
+    expect(pulled.status).toBe(200);
+    expect(await pulled.json()).toMatchObject({ hasMore: false });
+  });
+
+  it("refuses a detached push with one byte of the body changed, another node's key, or a header that does not declare the unencoded payload; nothing stored", async () => {
+    const node = await enrolNode();
+    const other = await enrolNode();
+    const events = await makeEvents(node.code, 2);
+    const body = JSON.stringify(pushPayload(node, events));
+    const signature = await signDetached(node.privateKey, node.code, body);
+    const badSignature = {
+      type: problemType("bad_signature"),
+      title: "签名无效",
+      status: 401,
+      detail: `批次签名无法用节点 ${node.code} 登记的公钥验证`,
+      code: "bad_signature",
+      instance: "/api/sync/push",
+      node: node.code,
+    };
+    const changed = body.replace(`"seq":2`, `"seq":3`);
+    expect(changed).not.toBe(body);
+    expect(await problem(await postDetached("/api/sync/push", changed, signature), 401)).toEqual(badSignature);
+    expect(await problem(await postDetached("/api/sync/push", body, await signDetached(other.privateKey, node.code, body)), 401)).toEqual(badSignature);
+    // Signed correctly, but the header does not say the payload is unencoded (or says it without crit).
+    for (const header of [
+      { alg: "EdDSA", kid: node.code },
+      { alg: "EdDSA", kid: node.code, b64: false },
+      { alg: "EdDSA", kid: node.code, b64: true, crit: ["b64"] },
+      { alg: "EdDSA", kid: node.code, b64: false, crit: ["b64", "exp"] },
+    ]) {
+      expect(await problem(await postDetached("/api/sync/push", body, await signDetached(node.privateKey, node.code, body, header)), 401)).toEqual(badSignature);
+    }
+    expect(await problem(await postDetached("/api/sync/push", body, "not a signature"), 400)).toEqual({
+      type: problemType("bad_request"),
+      title: "请求格式错误",
+      status: 400,
+      detail: "tongban-signature 应为分离式 JWS 签名（protected..signature）",
+      code: "bad_request",
+      instance: "/api/sync/push",
+      field: "tongban-signature",
     });
     expect(await footprint(node.code)).toEqual(NOTHING);
   });
