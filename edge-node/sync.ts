@@ -259,6 +259,8 @@ export class SyncAgent {
     const inflight: Flight[] = [];
     let st = await replicaState(db, code);
     let from = st.ackedSeq;
+    // A backlog of at least a full batch (the link was down) is announced once it is all in.
+    let backlog = st.headSeq - st.ackedSeq >= this.o.maxBatchEvents ? { from: st.ackedSeq, to: st.headSeq, at: performance.now() } : null;
     const launch = async () => {
       const batch = await this.pusher.send({ afterSeq: from, headSeq: st.headSeq, maxEvents: this.o.maxBatchEvents, sentAt: this.o.now().toISOString() });
       from = batch.lastSeq;
@@ -294,6 +296,10 @@ export class SyncAgent {
       if (local !== res.chainHead) throw new Error(`市级链头与本地不一致（序号 ${res.ackedSeq}），已停止上传，请联系管理员对账`);
       const before = await replicaState(db, code);
       if (res.ackedSeq > before.ackedSeq) await storeAck(db, res.ackedSeq, res.chainHead, this.o.now());
+      if (backlog && res.ackedSeq >= backlog.to) {
+        this.o.log(`积压已全部上传：市级已确认至序号 ${res.ackedSeq}（${backlog.to - backlog.from} 个事件，${Math.round(performance.now() - backlog.at)} ms）`);
+        backlog = null;
+      }
       if (flight.count) this.lastPushAt = this.o.now().toISOString();
       if (res.divergence) throw new Error(`市级在序号 ${res.divergence.seq} 持有不同的事件（分叉），已停止上传，请联系管理员对账`);
       if (flight.count > 0 && res.ackedSeq < flight.lastSeq) {

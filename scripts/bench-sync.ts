@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -224,7 +225,19 @@ async function main() {
     const flags = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean) : EDGE_NODE_FLAGS;
     node = spawn(process.execPath, [...flags, buildEdge(), "--port", String(port), "--data", dir, "--code", CODE, "--city", link.url, ...extra], {
       cwd: ROOT,
-      stdio: ["ignore", process.env.BENCH_NODE_STDOUT ? "inherit" : "ignore", "inherit"],
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    // The node logs each push round that the city acknowledged: the moment the backlog is in is
+    // read from there, without polling the node (which would load the very process measured).
+    let ackedSeqLogged = 0;
+    const ackWaiters: (() => void)[] = [];
+    createInterface({ input: node.stdout! }).on("line", (line) => {
+      if (process.env.BENCH_NODE_STDOUT) console.log(line);
+      const m = /已确认至序号 (\d+)/.exec(line);
+      if (m) {
+        ackedSeqLogged = Math.max(ackedSeqLogged, Number(m[1]));
+        for (const w of ackWaiters.splice(0)) w();
+      }
     });
     const base = `http://127.0.0.1:${port}`;
     while (!(await fetch(`${base}/healthz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
@@ -251,15 +264,17 @@ async function main() {
     // A clerk keeps taking cases, one after another, while the backlog drains.
     await ask({ cmd: "start" });
     const report = new Promise<ClerkReport>((resolve) => clerk.once("message", resolve));
-    while (ms(t0) < 120_000) {
-      const st = (await fetch(`${base}/api/sync/status`).then((r) => (r.ok ? r.json() : null), () => null)) as { ackedSeq: number } | null;
-      if (st && st.ackedSeq >= filled.events) {
-        ackedMs = ms(t0);
-        break;
-      }
-      maxRss = Math.max(maxRss, rssMb(node.pid!));
-      await new Promise((r) => setTimeout(r, 50));
+    const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, rssMb(node!.pid!))), 50);
+    while (ms(t0) < 120_000 && ackedSeqLogged < filled.events) {
+      await new Promise<void>((r) => {
+        ackWaiters.push(r);
+        setTimeout(r, 1000);
+      });
     }
+    if (ackedSeqLogged >= filled.events) ackedMs = ms(t0);
+    clearInterval(rssTimer);
+    const confirmed = (await (await fetch(`${base}/api/sync/status`)).json()) as { ackedSeq: number };
+    if (confirmed.ackedSeq < filled.events) throw new Error(`the node reports ackedSeq ${confirmed.ackedSeq} < ${filled.events}`);
     const cpu = {
       node: cpuSeconds(node.pid!) - cpu0.node,
       city: cityPid ? cpuSeconds(cityPid) - cpu0.city : NaN,
@@ -283,7 +298,7 @@ async function main() {
   空闲时窗口收件延迟       p50 ${pct(idle, 50).toFixed(1)} ms，p99 ${pct(idle, 99).toFixed(1)} ms（对照）
   追平期间节点内处理时间   p50 ${pct(serverSide, 50).toFixed(1)} ms，p99 ${pct(serverSide, 99).toFixed(1)} ms（Server-Timing，不含客户端与网络）
   追平期间窗口收件延迟     p50 ${pct(latencies, 50).toFixed(1)} ms，p99 ${pct(latencies, 99).toFixed(1)} ms，最慢 ${[...latencies].sort((a, b) => b - a).slice(0, 5).map((x) => x.toFixed(0)).join("/")} ms，共 ${latencies.length} 件   （目标 p99 < 20 ms）
-  追平期间 CPU 时间         节点 ${cpu.node.toFixed(2)} s，市级 workerd ${cpu.city.toFixed(2)} s，基准进程（链路转发、店员）${cpu.harness.toFixed(2)} s（本机 2 核，共用）
+  追平期间 CPU 时间         节点 ${cpu.node.toFixed(2)} s，市级 workerd ${cpu.city.toFixed(2)} s，基准进程（链路转发、店员、RSS 采样）${cpu.harness.toFixed(2)} s（本机 2 核，共用）
   节点进程 RSS 峰值        ${maxRss.toFixed(0)} MB（追平前 ${idleRss.toFixed(0)} MB）   （目标 < 150 MB）
   市级持有该节点事件       ${held!.n}（应为 ${filled.events} + 追平期间新收件）
   物理下限：同样的 ${filled.events} 个事件和 ${filled.cases} 个办件行，一次事务逐行写入本地 libSQL 文件 ${floor.toFixed(0)} ms（折合 ${Math.round(floorEps)} 事件/秒）；端到端速率为下限的 ${(eps / floorEps).toFixed(2)} 倍`);
