@@ -11,18 +11,18 @@ export const SIGNATURE_HEADER = "tongban-signature";
 
 export interface SignedRequest {
   /** The payload JSON as UTF-8: the request body. */
-  body: Buffer;
+  body: Uint8Array;
   /** `<protected>..<signature>`, for SIGNATURE_HEADER. */
   signature: string;
 }
 
 /** A signer for sync requests (`kid` = node code, `typ` tongban-sync+jws). */
-export function syncSigner(privateJwk: JWK, kid: string): (json: string) => SignedRequest {
+export function syncSigner(privateJwk: JWK, kid: string): (json: string | Uint8Array) => SignedRequest {
   const key = createPrivateKey({ key: privateJwk as import("node:crypto").JsonWebKey, format: "jwk" });
   const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid, typ: "tongban-sync+jws", b64: false, crit: ["b64"] })).toString("base64url");
   const prefix = Buffer.from(`${header}.`, "latin1");
   return (json) => {
-    const body = Buffer.from(json, "utf8");
+    const body = typeof json === "string" ? Buffer.from(json, "utf8") : json;
     const signature = sign(null, Buffer.concat([prefix, body]), key).toString("base64url");
     return { body, signature: `${header}..${signature}` };
   };

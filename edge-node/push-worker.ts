@@ -17,6 +17,8 @@ import type { PushReply, PushRequest, PushWorkerData } from "./push-thread.js";
 
 /** Events read from the file in one query. */
 const READ_SLICE = 500;
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]}");
 
 const data = workerData as PushWorkerData;
 const port = parentPort!;
@@ -35,7 +37,7 @@ const signRequest = syncSigner(data.privateJwk, data.code);
 
 /** Reads and signs the batch after `afterSeq`: at most `maxEvents` events and `maxBytes` of them. */
 function prepare(req: PushRequest): { signed: SignedRequest; lastSeq: number; count: number } {
-  const parts: string[] = [];
+  const parts: Uint8Array[] = [];
   let bytes = 0;
   let count = 0;
   let lastSeq = req.afterSeq;
@@ -46,6 +48,7 @@ function prepare(req: PushRequest): { signed: SignedRequest; lastSeq: number; co
     if (room <= 0) break;
     const run = readEventRun(conn, data.code, lastSeq, want, room);
     if (run.count === 0 || (count > 0 && run.bytes > room)) break;
+    if (count > 0) parts.push(COMMA);
     parts.push(run.json);
     bytes += run.bytes + (count > 0 ? 1 : 0);
     count += run.count;
@@ -60,7 +63,9 @@ function prepare(req: PushRequest): { signed: SignedRequest; lastSeq: number; co
     sentAt: req.sentAt,
     headSeq: req.headSeq,
   };
-  return { signed: signRequest(`${JSON.stringify(head).slice(0, -1)},"events":[${parts.join(",")}]}`), lastSeq, count };
+  // The events' JSON goes from SQLite into the body as bytes, never through a string.
+  const body = Buffer.concat([Buffer.from(`${JSON.stringify(head).slice(0, -1)},"events":[`), ...parts, CLOSE]);
+  return { signed: signRequest(body), lastSeq, count };
 }
 
 async function handle(req: PushRequest): Promise<void> {
