@@ -10,6 +10,9 @@ import * as tables from "../schema/tables.js";
 import type { Db } from "../store/db.js";
 import { seedStatements } from "../store/seed.js";
 
+/** WAL pages after which a commit on the main connection checkpoints by itself (40 MB). */
+export const WAL_SAFETY_PAGES = 10_000;
+
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../schema/migrations", import.meta.url));
 
 export interface NodeDatabase {
@@ -29,6 +32,10 @@ export async function openNodeDatabase(dataDir: string): Promise<NodeDatabase> {
   await client.execute("PRAGMA journal_mode = WAL");
   await client.execute("PRAGMA synchronous = NORMAL");
   await client.execute("PRAGMA busy_timeout = 5000");
+  // Checkpoints are the push thread's job (every second, PASSIVE): at the default 1,000 pages a
+  // window request that happened to cross the mark copied and synced megabytes before answering.
+  // This threshold is only the safety net for a node whose push thread is not running.
+  await client.execute(`PRAGMA wal_autocheckpoint = ${WAL_SAFETY_PAGES}`);
   const db = drizzle(client) as unknown as Db;
   await migrate(db as never, { migrationsFolder: MIGRATIONS_DIR });
   const [{ n }] = (await db.select({ n: count() }).from(tables.serviceItems)) as [{ n: number }];

@@ -3,7 +3,8 @@
  * backlog through its own libSQL connection, encodes and signs each batch and sends it; the main
  * thread only decides what to send next and records acknowledgements. So a month-long catch-up
  * never stands between the window clerk and the event loop that serves the counter, and on Linux
- * the thread runs at a lower CPU priority than the window.
+ * the thread runs at a lower CPU priority than the window. It also checkpoints the WAL, for the
+ * same reason: a checkpoint copies and syncs megabytes, which no window request should wait for.
  */
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
@@ -34,6 +35,18 @@ try {
 // this thread's memory small: it is a second JavaScript heap in the process.
 const conn = new Database(data.dbPath, { readonly: true, timeout: 5000 }) as unknown as SyncConnection;
 const signRequest = syncSigner(data.privateJwk, data.code);
+
+/** How often the WAL is checkpointed (PASSIVE: never waits for the window's writes, never blocks them). */
+const CHECKPOINT_MS = 1000;
+const checkpointer = new Database(data.dbPath, { timeout: 5000 }) as unknown as { prepare(sql: string): { get(): unknown } };
+const checkpoint = checkpointer.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+setInterval(() => {
+  try {
+    checkpoint.get();
+  } catch {
+    /* the file is busy or gone: the next tick (or the main connection's safety net) does it */
+  }
+}, CHECKPOINT_MS);
 
 /** Reads and signs the batch after `afterSeq`: at most `maxEvents` events and `maxBytes` of them. */
 function prepare(req: PushRequest): { signed: SignedRequest; lastSeq: number; count: number } {

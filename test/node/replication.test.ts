@@ -2,7 +2,7 @@
  * Township ⇄ city replication against the real worker (workerd via Miniflare, local D1) and real
  * node processes with libSQL files, all over real HTTP on 127.0.0.1, with faults injected by a proxy.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
@@ -165,6 +165,22 @@ describe("replication survives faults", () => {
     expect(refused.lastError).toContain("已于");
     expect(refused.lastError).toContain("被撤销");
     expect((await city.d1.prepare("select count(*) as n from case_events where origin = ?").bind(n.code).first<{ n: number }>())!.n).toBe(1);
+  });
+});
+
+describe("the node's background thread", () => {
+  it("checkpoints the WAL into node.db while the node runs, so no window request has to", async () => {
+    const n = await node(await refusedPort().then((p) => `http://127.0.0.1:${p}`));
+    const file = join(n.dir, "node.db");
+    const size = () => statSync(file).size;
+    // Let the start-up writes settle into the file first.
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = size();
+    for (let i = 0; i < 40; i++) await intake(n, i);
+    // 40 cases are far below the main connection's own checkpoint mark (10,000 pages): only the
+    // background thread can have moved them from the WAL into the database file.
+    await eventually(async () => size() > before, "node.db grows while the node keeps running", 10_000);
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
   });
 });
 
