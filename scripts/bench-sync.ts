@@ -21,6 +21,9 @@ import { loadCalendar } from "../store/calendar.js";
 import { insertSql } from "../store/seed.js";
 import { openNodeDatabase } from "../edge-node/database.js";
 import { loadOrCreateIdentity } from "../edge-node/identity.js";
+import { signedHeaders, syncSigner } from "../edge-node/jws.js";
+import { newEd25519Jwk, publicJwk } from "../domain/keys.js";
+import { PROTOCOL_VERSION } from "../domain/sync-protocol.js";
 import { buildEdge, EDGE_NODE_FLAGS } from "./lib/build-edge.js";
 import { startLocalCity } from "./lib/local-city.js";
 import { TcpLink } from "./lib/tcp-link.js";
@@ -37,38 +40,34 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
 
-async function fill(dir: string) {
-  const store = await openNodeDatabase(dir);
-  const calendar = await loadCalendar(store.db);
-  const township = seedItems.filter((i) => i.places.includes("township"));
-  const rows = await store.db.select().from((await import("../schema/tables.js")).serviceItems);
-  const items = township.map((s) => itemForCase(rows.find((r) => r.code === s.code)!));
+/** A hall's offline work: the chained events and final case rows of `perDay` cases per working day. */
+async function generate(code: string, perDay: number, calendarDays: number, calendar: Awaited<ReturnType<typeof loadCalendar>>, items: ReturnType<typeof itemForCase>[]) {
   const events: ChainedEvent[] = [];
   const finals = new Map<string, CaseSnapshot>();
   let head = { seq: 0, hash: GENESIS_HASH };
   const append = async (draft: CaseEventDraft, at: Date, before: CaseSnapshot | null) => {
-    const e = await chainEvent(head.hash, { origin: CODE, seq: head.seq + 1, caseNo: draft.caseNo, type: draft.type, payload: draft.payload, actor: `window@${CODE}`, occurredAt: at.toISOString() });
+    const e = await chainEvent(head.hash, { origin: code, seq: head.seq + 1, caseNo: draft.caseNo, type: draft.type, payload: draft.payload, actor: `window@${code}`, occurredAt: at.toISOString() });
     head = { seq: e.seq, hash: e.hash };
     events.push(e);
     const after = applyEvent(before, draft);
     finals.set(draft.caseNo, after);
     return after;
   };
-  // The working days of the last 30 calendar days, 305 cases each, spread over office hours.
+  // The working days of the last `calendarDays` days, `perDay` cases each, spread over office hours.
   const today = new Date().toISOString().slice(0, 10);
   const days: string[] = [];
-  for (let i = CALENDAR_DAYS; i >= 1; i--) if (isWorkingDay(calendar, addDays(today, -i))) days.push(addDays(today, -i));
+  for (let i = calendarDays; i >= 1; i--) if (isWorkingDay(calendar, addDays(today, -i))) days.push(addDays(today, -i));
   let n = 0;
   for (const d of days) {
-    for (let k = 0; k < PER_DAY; k++, n++) {
+    for (let k = 0; k < perDay; k++, n++) {
       const item = items[n % items.length]!;
-      const at = instantAt(d, 8 * 60 + 30 + Math.floor((k * 420) / PER_DAY));
+      const at = instantAt(d, 8 * 60 + 30 + Math.floor((k * 420) / perDay));
       const complete = n % 10 !== 0; // one in ten is a 补办件 first
       const received = complete ? item.materials.map((m) => m.id) : [];
       const opened = openCase(calendar, item, {
-        caseNo: formatCaseNo(CODE, at, k + 1),
+        caseNo: formatCaseNo(code, at, k + 1),
         queryCode: queryCodeFrom(new Uint8Array([n, n >> 8, 3, 4, 5, 6, 7, 8])),
-        origin: CODE,
+        origin: code,
         channel: "window",
         applicant: { name: `申请人${n}`, idNumber: ID[n % 4]!, phone: "13800138000" },
         materials: received,
@@ -89,6 +88,16 @@ async function fill(dir: string) {
       }
     }
   }
+  return { events, finals };
+}
+
+async function fill(dir: string) {
+  const store = await openNodeDatabase(dir);
+  const calendar = await loadCalendar(store.db);
+  const township = seedItems.filter((i) => i.places.includes("township"));
+  const rows = await store.db.select().from((await import("../schema/tables.js")).serviceItems);
+  const items = township.map((s) => itemForCase(rows.find((r) => r.code === s.code)!));
+  const { events, finals } = await generate(CODE, PER_DAY, CALENDAR_DAYS, calendar, items);
   const rowsOut = [
     ...insertSql(caseEvents, events.map((e) => ({ ...e, payload: e.payload as Record<string, unknown>, receivedAt: null }))),
     ...insertSql(cases, [...finals.values()]),
@@ -97,7 +106,7 @@ async function fill(dir: string) {
   await store.client.batch(rowsOut, "write");
   const fillMs = ms(t0);
   store.client.close();
-  return { events: events.length, cases: finals.size, statements: rowsOut, fillMs };
+  return { events: events.length, cases: finals.size, statements: rowsOut, fillMs, calendar, items };
 }
 
 /** The physical floor: the same rows into a fresh libSQL file in one transaction. */
@@ -110,6 +119,20 @@ async function rawFloor(statements: string[]): Promise<number> {
   store.client.close();
   rmSync(dir, { recursive: true, force: true });
   return t;
+}
+
+/** Another hall (WARM01) pushes a week of its work (one batch) straight to the city. */
+async function warmCity(city: Awaited<ReturnType<typeof startLocalCity>>, calendar: Awaited<ReturnType<typeof loadCalendar>>, items: ReturnType<typeof itemForCase>[]): Promise<number> {
+  const code = "WARM01";
+  const privateJwk = await newEd25519Jwk(code);
+  const enrolled = await city.api("/api/admin/nodes", "admin", { body: { code, name: "预热镇便民服务中心", publicJwk: (({ kty, crv, x }) => ({ kty, crv, x }))(publicJwk(privateJwk)) } });
+  if (enrolled.status !== 201) throw new Error(`warm-up enrolment failed: ${JSON.stringify(enrolled.body)}`);
+  const { events } = await generate(code, 40, 7, calendar, items);
+  const payload = { v: PROTOCOL_VERSION, kind: "push", node: code, batchId: crypto.randomUUID(), sentAt: new Date().toISOString(), headSeq: events.at(-1)!.seq, events };
+  const signed = syncSigner(privateJwk, code)(JSON.stringify(payload));
+  const res = await fetch(`${city.url}/api/sync/push`, { method: "POST", headers: signedHeaders(signed), body: signed.body });
+  if (res.status !== 200) throw new Error(`warm-up push failed: ${res.status} ${await res.text()}`);
+  return events.length;
 }
 
 async function freePort(): Promise<number> {
@@ -216,6 +239,10 @@ async function main() {
     const identity = await loadOrCreateIdentity(dir);
     const enrolled = await city.api("/api/admin/nodes", "admin", { body: { code: CODE, name: "虹桥镇便民服务中心", publicJwk: identity.publicJwk } });
     if (enrolled.status !== 201) throw new Error(`enrolment failed: ${JSON.stringify(enrolled.body)}`);
+    // A city in service has already taken other halls' pushes today: another hall's small batch
+    // first, so the measured catch-up does not include the worker compiling its ingest path.
+    const warm = await warmCity(city, filled.calendar, filled.items);
+    console.log(`市级已在服务：另一乡镇（WARM01）先上传了 ${warm} 个事件（一批）`);
 
     // The hall's uplink is down while the node starts and the clerk warms up; then it comes back.
     const link = new TcpLink(await freePort(), Number(new URL(city.url).port));
