@@ -40,6 +40,8 @@ const sha256 = (text: string) => createHash("sha256").update(text, "utf8").diges
 export function createNodeApp(deps: NodeAppDeps) {
   const now = deps.now ?? (() => new Date());
   // This process is the only writer of the node's file, so the catalog and calendar can be kept.
+  // Whoever applies pulls must be able to invalidate the cache: with a sync agent, pass it in.
+  if (deps.sync && !deps.reference) throw new Error("createNodeApp: a node that syncs needs the reference cache its sync agent invalidates");
   const reference = deps.reference ?? new CachedReference(deps.db);
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());

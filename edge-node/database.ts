@@ -27,7 +27,10 @@ export interface NodeDatabase {
 export async function openNodeDatabase(dataDir: string): Promise<NodeDatabase> {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, "node.db");
-  const client = createClient({ url: `file:${path}` });
+  // One connection: the client would otherwise open more under concurrent calls (up to 20), and
+  // the per-connection PRAGMAs below would hold on the first only. Every call on it is a short
+  // synchronous step, and nothing holds an interactive transaction, so nothing waits on it long.
+  const client = createClient({ url: `file:${path}`, concurrency: 1, timeout: 5000 });
   // WAL lets the console read while intake writes; NORMAL is durable across process crashes.
   await client.execute("PRAGMA journal_mode = WAL");
   await client.execute("PRAGMA synchronous = NORMAL");

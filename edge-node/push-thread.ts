@@ -38,6 +38,8 @@ export interface SentBatch {
 }
 
 interface Pending {
+  /** The worker the request went to: only its death fails the request. */
+  worker: Worker;
   prepared: (v: { lastSeq: number; count: number }) => void;
   response: (v: { status: number; text: string }) => void;
   fail: (e: Error) => void;
@@ -62,11 +64,14 @@ export class PushThread {
   async send(req: Omit<PushRequest, "id">): Promise<SentBatch> {
     if (this.closed) throw new Error("上传线程已关闭");
     await this.start();
+    const worker = this.worker;
+    if (!worker) throw new Error("上传线程已停止");
     const id = this.nextId++;
     let response!: SentBatch["response"];
     const prepared = new Promise<{ lastSeq: number; count: number }>((resolvePrepared, rejectPrepared) => {
       response = new Promise((resolveResponse, rejectResponse) => {
         this.pending.set(id, {
+          worker,
           prepared: resolvePrepared,
           response: resolveResponse,
           fail: (e) => {
@@ -77,7 +82,7 @@ export class PushThread {
       });
     });
     response.catch(() => {}); // observed by the caller when its turn comes
-    this.worker!.postMessage({ ...req, id } satisfies PushRequest);
+    worker.postMessage({ ...req, id } satisfies PushRequest);
     return { ...(await prepared), response };
   }
 
@@ -111,8 +116,11 @@ export class PushThread {
           this.ready = null;
         }
         reject(err);
-        for (const p of this.pending.values()) p.fail(err);
-        this.pending.clear();
+        for (const [id, p] of this.pending) {
+          if (p.worker !== w) continue;
+          this.pending.delete(id);
+          p.fail(err);
+        }
       };
       w.on("error", died);
       w.on("exit", (code) => died(new Error(`上传线程已退出（${code}）`)));

@@ -23,6 +23,8 @@ export function readReference(db: Db): ReferenceData {
 export class CachedReference implements ReferenceData {
   private cal: Promise<WorkCalendar> | null = null;
   private readonly items = new Map<string, ItemRow>();
+  /** Bumped by invalidate(): a read that began before it must not fill the cache after it. */
+  private generation = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -38,13 +40,15 @@ export class CachedReference implements ReferenceData {
     const hit = this.items.get(code);
     if (hit) return hit;
     // Unknown codes are not remembered: a stream of bad requests must not grow the cache.
+    const generation = this.generation;
     const row = await getItemRow(this.db, code);
-    if (row) this.items.set(code, row);
+    if (row && generation === this.generation) this.items.set(code, row);
     return row;
   }
 
   /** Forgets everything: the catalog or the calendar changed underneath. */
   invalidate(): void {
+    this.generation++;
     this.cal = null;
     this.items.clear();
   }
