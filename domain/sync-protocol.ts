@@ -11,6 +11,12 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_PUSH_EVENTS = 1000;
 export const MAX_PUSH_BYTES = 1_500_000;
 
+/**
+ * The request header of the detached envelope nodes sign with: `<protected>..<signature>`, a JWS
+ * over the body as sent (RFC 7797, `"b64": false`, `"crit": ["b64"]`).
+ */
+export const SIGNATURE_HEADER = "tongban-signature";
+
 /** A node whose clock differs from the city's by more than this is flagged. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 

@@ -28,13 +28,12 @@ export async function openNodeDatabase(dataDir: string): Promise<NodeDatabase> {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, "node.db");
   // One connection: the client would otherwise open more under concurrent calls (up to 20), and
-  // the per-connection PRAGMAs below would hold on the first only. Every call on it is a short
+  // the per-connection PRAGMAs below would hold on the first only (`timeout` is the busy timeout). Every call on it is a short
   // synchronous step, and nothing holds an interactive transaction, so nothing waits on it long.
   const client = createClient({ url: `file:${path}`, concurrency: 1, timeout: 5000 });
   // WAL lets the console read while intake writes; NORMAL is durable across process crashes.
   await client.execute("PRAGMA journal_mode = WAL");
   await client.execute("PRAGMA synchronous = NORMAL");
-  await client.execute("PRAGMA busy_timeout = 5000");
   // Checkpoints are the push thread's job (every second, PASSIVE): at the default 1,000 pages a
   // window request that happened to cross the mark copied and synced megabytes before answering.
   // This threshold is only the safety net for a node whose push thread is not running.

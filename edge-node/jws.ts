@@ -5,9 +5,7 @@
  */
 import { createPrivateKey, sign } from "node:crypto";
 import type { JWK } from "jose";
-
-/** The request header the signature travels in (the city's SIGNATURE_HEADER). */
-export const SIGNATURE_HEADER = "tongban-signature";
+import { SIGNATURE_HEADER } from "../domain/sync-protocol.js";
 
 export interface SignedRequest {
   /** The payload JSON as UTF-8: the request body. */

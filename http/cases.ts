@@ -5,6 +5,7 @@ import { isValidIdNumber } from "../domain/codes.js";
 import { CASE_NO_PATTERN } from "../domain/case-number.js";
 import { CASE_STATES, type CaseCommand } from "../domain/lifecycle.js";
 import { getItemRow } from "../store/catalog.js";
+import { readReference } from "../store/reference.js";
 import { getCase, getCaseEvents, intake, listCases, runCommand } from "../store/cases.js";
 import { caseView } from "./case-view.js";
 import { itemCodeSchema } from "./catalog.js";
@@ -160,7 +161,7 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
           return null;
         });
       }
-      const item = await (c.var.reference?.item(res.case.itemCode) ?? getItemRow(c.var.db, res.case.itemCode));
+      const item = await (c.var.reference ?? readReference(c.var.db)).item(res.case.itemCode);
       const [view] = await withAtCity(c.var, [caseView(res.case, { now, materials: item?.materials ?? [], role: c.var.role })]);
       return c.json({
         ...view!,

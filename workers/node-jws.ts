@@ -12,9 +12,6 @@
  */
 import type { JWK } from "jose";
 
-/** The request header of the detached envelope. */
-export const SIGNATURE_HEADER = "tongban-signature";
-
 const DOT = 0x2e;
 const keys = new Map<string, Promise<CryptoKey>>();
 const ascii = new TextDecoder();

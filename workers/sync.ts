@@ -9,12 +9,12 @@ import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
 import type { z } from "zod";
 import { nodes } from "../schema/tables.js";
-import { PROTOCOL_VERSION, pullPayloadSchema, pushPayloadSchema } from "../domain/sync-protocol.js";
+import { PROTOCOL_VERSION, pullPayloadSchema, pushPayloadSchema, SIGNATURE_HEADER } from "../domain/sync-protocol.js";
 import { buildPull, ingestPush } from "../store/sync.js";
 import { AppError } from "../http/errors.js";
 import { validationError } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
-import { detachedJws, SIGNATURE_HEADER, splitCompactJws, verifyNodeSignature } from "./node-jws.js";
+import { detachedJws, splitCompactJws, verifyNodeSignature } from "./node-jws.js";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
