@@ -7,12 +7,12 @@ import { queryCodeFrom } from "../../domain/case-number.js";
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import { exports } from "cloudflare:workers";
-import { CompactSign, SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
+import { base64url, CompactSign, SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
 import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../../domain/events.js";
 import { applyEvent, decide, openCase, type CaseCommand, type CaseSnapshot, type ItemForCase, type Role } from "../../domain/lifecycle.js";
 import { formatCaseNo } from "../../domain/case-number.js";
 import { makeCalendar } from "../../domain/time.js";
-import { PROTOCOL_VERSION, type PullPayload, type PushPayload } from "../../domain/sync-protocol.js";
+import { PROTOCOL_VERSION, SIGNATURE_HEADER, type PullPayload, type PushPayload } from "../../domain/sync-protocol.js";
 import { AUTH_AUDIENCE } from "../../http/env.js";
 import { seedItems } from "../../schema/seed/catalog.js";
 
@@ -188,15 +188,14 @@ export function push(body: string): Promise<Response> {
 
 /** A detached, unencoded-payload JWS (what nodes send): the body as given, the signature in its header. */
 export async function signDetached(key: CryptoKey, kid: string, body: string, header: Record<string, unknown> = { alg: "EdDSA", kid, typ: "tongban-sync+jws", b64: false, crit: ["b64"] }): Promise<string> {
-  const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  const h = b64(new TextEncoder().encode(JSON.stringify(header)));
+  const h = base64url.encode(JSON.stringify(header));
   const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(`${h}.${body}`)));
-  return `${h}..${b64(sig)}`;
+  return `${h}..${base64url.encode(sig)}`;
 }
 
 /** POSTs a payload with a detached signature to a sync endpoint. */
 export function postDetached(path: "/api/sync/push" | "/api/sync/pull", body: string, signature: string): Promise<Response> {
-  return call(path, { method: "POST", headers: { "content-type": "application/json", "tongban-signature": signature }, body });
+  return call(path, { method: "POST", headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature }, body });
 }
 
 /** POSTs a body to `/api/sync/pull`. */
