@@ -21,6 +21,9 @@ export const CASE_NO_PATTERN = /^[A-Z0-9]{2,12}-\d{8}-\d{4,}$/;
 
 const QUERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
+/** A query code as issued: 8 characters of the alphabet (no 0/O, 1/I/L). */
+export const QUERY_CODE_PATTERN = new RegExp(`^[${QUERY_ALPHABET}]{8}$`);
+
 /** An 8-character query code (about 40 bits) from random bytes; no 0/O, 1/I/L to misread. */
 export function queryCodeFrom(bytes: Uint8Array): string {
   let out = "";

@@ -22,6 +22,7 @@ import {
   type Role,
 } from "../domain/lifecycle.js";
 import { chainEvent, GENESIS_HASH, type ChainedEvent, type Sha256 } from "../domain/events.js";
+import { eventLimitProblem, type EventLimitProblem } from "../domain/limits.js";
 import { readReference, type ReferenceData } from "./reference.js";
 import { caseNoDayPrefix, formatCaseNo, newQueryCode } from "../domain/case-number.js";
 import { lightAt, type Light, type TimeWarning, type WorkCalendar } from "../domain/time.js";
@@ -91,6 +92,23 @@ export function caseVersionGuard(db: Db, expected: readonly (readonly [caseNo: s
   );
 }
 
+/** An event that would break the event limits: nothing was written. */
+export class EventLimitError extends Error {
+  constructor(readonly problem: EventLimitProblem) {
+    super(problem.message);
+  }
+}
+
+/** A write refused for breaking the event limits, as a domain error the edge can answer with. */
+async function withinLimits<T>(write: () => Promise<T>): Promise<T | { ok: false; error: DomainError }> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof EventLimitError)) throw err;
+    return { ok: false, error: { code: "invalid_command", field: err.problem.field, message: `超出事件限制：${err.problem.message}` } };
+  }
+}
+
 /** Appends one event at `origin` and writes the case it produces, atomically. Throws on a lost race. */
 async function commit(
   db: Db,
@@ -111,6 +129,9 @@ async function commit(
     actor,
     occurredAt: at.toISOString(),
   }, sha256);
+  // The limits hold before an event enters the chain, so this origin can never push one the city must refuse.
+  const limit = eventLimitProblem(event);
+  if (limit) throw new EventLimitError(limit);
   const after = withVersion(applyEvent(before, draft), before);
   const stmts: BatchItem<"sqlite">[] = [
     db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null }),
@@ -222,7 +243,7 @@ export async function intake(db: Db, req: IntakeRequest): Promise<WriteResult & 
   const row = await ref.item(req.itemCode);
   if (!row) return { ok: false, error: { code: "not_found", what: "item", id: req.itemCode } };
   const calendar = await ref.calendar();
-  return retrying(db, async () => {
+  return withinLimits(() => retrying(db, async () => {
     const caseNo = await nextCaseNo(db, req.origin, req.at);
     const opened = openCase(calendar, itemForCase(row), {
       caseNo,
@@ -236,7 +257,7 @@ export async function intake(db: Db, req: IntakeRequest): Promise<WriteResult & 
     if (!opened.ok) return opened;
     const done = await commit(db, req.origin, req.actor, req.at, null, opened.value.event, req.sha256);
     return { ok: true as const, ...done, warnings: opened.value.warnings, item: row };
-  });
+  }));
 }
 
 export interface CommandRequest {
@@ -253,7 +274,7 @@ export interface CommandRequest {
 export async function runCommand(db: Db, caseNo: string, req: CommandRequest): Promise<WriteResult> {
   const ref = req.reference ?? readReference(db);
   const calendar = await ref.calendar();
-  return retrying(db, async () => {
+  return withinLimits(() => retrying(db, async (): Promise<WriteResult> => {
     const current = await getCase(db, caseNo);
     if (!current) return { ok: false, error: { code: "not_found", what: "case", id: caseNo } };
     const row = await ref.item(current.itemCode);
@@ -265,7 +286,7 @@ export async function runCommand(db: Db, caseNo: string, req: CommandRequest): P
     if (!decided.ok) return decided;
     const done = await commit(db, req.origin, req.actor, req.at, current, decided.value.event, req.sha256);
     return { ok: true, ...done, warnings: decided.value.warnings };
-  });
+  }));
 }
 
 /** An undecided case whose clock is stopped: it has no light until the clock runs again. */
