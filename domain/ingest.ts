@@ -4,21 +4,26 @@
  * which new events still apply to the city's cases and which are conflicts to flag.
  */
 import { eventHash, type ChainedEvent } from "./events.js";
-import { applyEvent, conflictOf, snapshotProblem, type CaseSnapshot, type Role } from "./lifecycle.js";
+import { applyEvent, snapshotProblem, type CaseSnapshot } from "./lifecycle.js";
+import { recheckEvent, timeProblem, type RecheckContext } from "./recheck.js";
+import { MAX_CLOCK_SKEW_MS } from "./sync-protocol.js";
 
 export interface IngestInput {
   origin: string;
-  /** The city's chain head for this origin. */
-  head: { seq: number; hash: string };
+  /** The city's chain head for this origin, with the time of its last event (null before the first). */
+  head: { seq: number; hash: string; occurredAt?: string | null };
   /** Hashes the city holds for the batch's seqs at or below the head. */
   held: ReadonlyMap<number, string>;
   /** The city's current cases for every caseNo in the batch (null when unknown). */
   cases: ReadonlyMap<string, CaseSnapshot | null>;
   /**
-   * The role the origin acts in. A township node is a window: its events count as the clerk's
-   * whatever their payload claims, so a node can never take a department's decision.
+   * The city's catalog, calendar and the role the origin acts in. A township node is a window:
+   * its events count as the clerk's whatever their payload claims, so it can never take a
+   * department's decision.
    */
-  role: Role;
+  recheck: RecheckContext;
+  /** The node's clock when it signed the batch: no event in it can be later. */
+  sentAt: string;
   events: readonly ChainedEvent[];
   /** A further check the shell can make (the city verifies pushed approvals with its keys). */
   check?: (e: ChainedEvent, before: CaseSnapshot | null) => Promise<string | null>;
@@ -73,7 +78,8 @@ export async function planIngest(input: IngestInput & { checked?: boolean }): Pr
     if (problem) return problem;
   }
 
-  let head = input.head;
+  let head = { seq: input.head.seq, hash: input.head.hash };
+  let prevAt = input.head.occurredAt ?? null;
   let duplicates = 0;
   const accepted: AcceptedEvent[] = [];
   const cases = new Map<string, { before: CaseSnapshot | null; after: CaseSnapshot }>();
@@ -96,9 +102,10 @@ export async function planIngest(input: IngestInput & { checked?: boolean }): Pr
     }
     const before = current(e.caseNo);
     let conflict =
-      ownershipProblem(origin, before, e) ??
-      conflictOf(before, e as { caseNo: string; type: string; payload: Record<string, unknown> }, input.role) ??
+      timeProblem(e.occurredAt, prevAt, input.sentAt, MAX_CLOCK_SKEW_MS) ??
+      recheckEvent(input.recheck, before, e as ChainedEvent & { payload: Record<string, unknown> }) ??
       (input.check ? await input.check(e, before) : null);
+    prevAt = e.occurredAt;
     if (!conflict) {
       // A signed event can still be malformed (a buggy node): keep it, flag it, never crash on it.
       let after: CaseSnapshot | null = null;
@@ -115,15 +122,4 @@ export async function planIngest(input: IngestInput & { checked?: boolean }): Pr
     head = { seq: e.seq, hash: e.hash };
   }
   return { kind: "ok", duplicates, accepted, cases, divergence: null, head };
-}
-
-/** A window acts only on its own cases, and numbers new cases under its own code. */
-function ownershipProblem(origin: string, before: CaseSnapshot | null, e: ChainedEvent): string | null {
-  if (e.type === "opened") {
-    const claimed = (e.payload as { origin?: unknown } | null)?.origin;
-    if (!e.caseNo.startsWith(`${origin}-`) || claimed !== origin) return `办件编号 ${e.caseNo} 不属于节点 ${origin}，不能由其开件`;
-    return null;
-  }
-  if (before && before.origin !== origin) return `办件 ${e.caseNo} 由 ${before.origin} 受理，节点 ${origin} 不能办理`;
-  return null;
 }

@@ -5,6 +5,8 @@
  */
 import type { MaterialSpec, ServiceItemKind } from "../schema/types.js";
 import { computeDeadline, immediateDeadline, type Deadline, type Limit, type WorkCalendar } from "./time.js";
+import { applicantProblem } from "./applicant.js";
+import { CASE_NO_PATTERN, caseNoDayPrefix, QUERY_CODE_PATTERN } from "./case-number.js";
 
 /** The seven kinds: the five an item is handled as, plus 退回件 and 补办件 which a case becomes. */
 export type CaseKind = ServiceItemKind | "returned" | "supplement";
@@ -206,6 +208,9 @@ export interface ItemForCase {
   jointDepartments: readonly string[];
 }
 
+/** How a result reaches the applicant: at the window, by post, electronically. */
+export const DELIVERY_METHODS: readonly string[] = ["window", "post", "electronic"];
+
 /** A command from a person: an action name and its fields. */
 export type CaseCommand =
   | { action: "accept"; materials?: string[] }
@@ -331,6 +336,12 @@ export function openCase(
   item: ItemForCase,
   input: IntakeInput,
 ): Result<{ event: CaseEventDraft; warnings: Deadline["warnings"] }> {
+  if (!input.caseNo.startsWith(caseNoDayPrefix(input.origin, input.at)) || !CASE_NO_PATTERN.test(input.caseNo)) {
+    return invalid("caseNo", `办件编号 ${input.caseNo} 应以 ${caseNoDayPrefix(input.origin, input.at)} 开头（受理节点与受理日期）`);
+  }
+  if (!QUERY_CODE_PATTERN.test(input.queryCode)) return invalid("queryCode", "查询码应为回执字母表中的8位字符");
+  const who = applicantProblem(input.applicant);
+  if (who) return invalid(`applicant.${who.field}`, who.message);
   const check = checkMaterials(item, input.materials);
   if (!check.ok) return check;
   const { missing, deferred } = check.value;
@@ -421,6 +432,9 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
       const unknown = cmd.materials.filter((id) => !known.has(id));
       if (unknown.length > 0) return fail({ code: "unknown_materials", ids: unknown });
       if (cmd.materials.length === 0) return invalid("materials", "请列出本次补交的材料");
+      // Only what the notice asked for can be handed in as a supplement (so the event says exactly what arrived).
+      const unasked = cmd.materials.filter((id) => !c.missing.includes(id));
+      if (unasked.length > 0) return invalid("materials", `以下材料不在待补正清单中：${unasked.join("、")}`);
       const materials = [...new Set([...c.materials, ...cmd.materials])];
       // Only what is handed in now counts: a requested material may be one already received but defective.
       const stillMissing = c.missing.filter((id) => !cmd.materials.includes(id));
@@ -461,8 +475,11 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
       if (clockStopped(c)) return invalid("action", "暂停计时中，请先恢复计时");
       return ev("decided", { decision: cmd.decision, reason: cmd.reason?.trim() ?? "" });
     }
-    case "deliver":
-      return ev("delivered", { method: cmd.method ?? "window" });
+    case "deliver": {
+      const method = cmd.method ?? "window";
+      if (!DELIVERY_METHODS.includes(method)) return invalid("method", `送达方式应为 ${DELIVERY_METHODS.join("、")} 之一`);
+      return ev("delivered", { method });
+    }
   }
 }
 
@@ -472,41 +489,6 @@ function resumedDeadline(c: CaseSnapshot, ctx: CommandContext): Record<string, u
   if (!c.acceptedAt || c.itemKind === "immediate") return { deadlineAt: c.deadlineAt, deadlineDate: c.deadlineDate };
   const dl = computeDeadline(ctx.calendar, c.acceptedAt, { value: c.limitValue, unit: c.limitUnit }, suspensions, ctx.at);
   return { deadlineAt: dl.instant.toISOString(), deadlineDate: dl.date };
-}
-
-/** The action whose event type this is (the inverse of what `decide` produces). */
-export const EVENT_ACTIONS: Readonly<Record<string, CaseAction>> = {
-  accepted: "accept",
-  refused: "refuse",
-  "supplement-requested": "request-supplement",
-  supplemented: "supplement",
-  forwarded: "forward",
-  "opinion-given": "opinion",
-  escalated: "escalate",
-  suspended: "suspend",
-  resumed: "resume",
-  decided: "decide",
-  delivered: "deliver",
-};
-
-/**
- * Whether an event that happened elsewhere is still valid against this replica's case
- * (DESIGN.md invariant 5). Returns a reason (Chinese) when it is not.
- */
-export function conflictOf(
-  c: CaseSnapshot | null,
-  e: { caseNo: string; type: string; payload: Record<string, unknown> },
-  role: Role = (e.payload.role as Role | undefined) ?? "clerk",
-): string | null {
-  if (e.type === "opened") return c ? `办件 ${e.caseNo} 已存在，重复开件` : null;
-  if (!c) return `办件 ${e.caseNo} 不存在`;
-  const action = EVENT_ACTIONS[e.type];
-  if (!action) return null;
-  const found = findRule(c, action, role);
-  if (found.ok) return null;
-  return found.error.code === "forbidden_role"
-    ? `角色 ${role} 不能在“${CASE_STATE_LABELS[c.state]}”状态执行“${ACTION_LABELS[action]}”`
-    : `办件到达市级时已处于“${CASE_STATE_LABELS[c.state]}”状态，“${ACTION_LABELS[action]}”不再有效`;
 }
 
 const REQUIRED_TEXT = [

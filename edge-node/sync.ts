@@ -231,6 +231,8 @@ export class SyncAgent {
       this.online = false;
       this.failures++;
       this.lastError = (err as Error).message;
+      // A city that refused us for our clock says by how much it is off: the console shows it.
+      if (err instanceof CityError && typeof err.body.skewMs === "number") this.skewMs = err.body.skewMs;
       if (this.failures === 1) this.o.log(`同步失败，转入离线模式：${this.lastError}`);
     }
   }

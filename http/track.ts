@@ -2,7 +2,8 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import { z } from "zod";
-import { ACTION_LABELS, CASE_STATE_LABELS, EVENT_ACTIONS } from "../domain/lifecycle.js";
+import { ACTION_LABELS, CASE_STATE_LABELS } from "../domain/lifecycle.js";
+import { EVENT_TYPES } from "../domain/event-types.js";
 import { formatDateZh, formatLocal, LIGHT_LABELS } from "../domain/time.js";
 import { caseLight, getCase, getCaseEvents } from "../store/cases.js";
 import { AppError } from "./errors.js";
@@ -15,7 +16,7 @@ import { maskIdNumber } from "../domain/codes.js";
 const trackQuery = z.object({ caseNo: caseNoSchema, queryCode: queryCodeSchema });
 const formQuery = z.object({ caseNo: z.string().trim().max(40).optional(), queryCode: z.string().trim().max(20).optional() });
 
-const STEP = (type: string) => (type === "opened" ? "收件" : type === "approval-issued" ? "签发电子文书" : (ACTION_LABELS[EVENT_ACTIONS[type]!] ?? type));
+const STEP = (type: string) => (type === "opened" ? "收件" : type === "approval-issued" ? "签发电子文书" : (EVENT_TYPES[type] ? ACTION_LABELS[EVENT_TYPES[type]!.action] : type));
 
 /** What an applicant may see of a case: no ID number, no other people's data. */
 async function tracked(c: { var: CaseEnv["Variables"] }, caseNo: string, queryCode: string) {

@@ -1,12 +1,13 @@
 /** Approvals, their revocation and the delegations that let township nodes sign. */
 import { asc, desc, eq } from "drizzle-orm";
 import type { JSONWebKeySet } from "jose";
-import { approvalRevocations, approvals, changes, delegations, departments } from "../schema/tables.js";
+import { approvalRevocations, approvals, changes, conflicts, delegations, departments } from "../schema/tables.js";
 import { approvalClaims, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
-import type { CaseSnapshot } from "../domain/lifecycle.js";
+import type { CaseSnapshot, Role } from "../domain/lifecycle.js";
+import { historyProblem } from "../domain/recheck.js";
 import type { Db } from "./db.js";
 import { getItemRow } from "./catalog.js";
-import { recordEvent } from "./cases.js";
+import { getCase, getCaseEvents, recordEvent, type StoredEvent } from "./cases.js";
 
 export type ApprovalRow = typeof approvals.$inferSelect;
 export type DelegationRow = typeof delegations.$inferSelect;
@@ -85,6 +86,29 @@ export async function issueApproval(db: Db, caseNo: string, req: IssueRequest): 
     };
   });
   return approvalForCase(db, caseNo);
+}
+
+/**
+ * Why the city must not sign a result for this case, or null: every event applied to it (those
+ * flagged as conflicts never were), in the order the city applied them, must be one its own
+ * transition table allows for the item's kind in its catalog and the role that made it.
+ */
+export async function caseHistoryProblem(db: Db, caseNo: string, cityOrigin: string): Promise<string | null> {
+  const [events, flagged, kase] = await Promise.all([
+    getCaseEvents(db, caseNo),
+    db.select({ origin: conflicts.origin, seq: conflicts.seq }).from(conflicts).where(eq(conflicts.caseNo, caseNo)),
+    getCase(db, caseNo),
+  ]);
+  if (!kase) return `办件 ${caseNo} 不存在`;
+  const item = await getItemRow(db, kase.itemCode);
+  if (!item) return `事项 ${kase.itemCode} 不在市级事项目录中`;
+  const skip = new Set(flagged.map((f) => `${f.origin}:${f.seq}`));
+  // Applied at the city when stored (a pushed event) or when made (its own).
+  const appliedAt = (e: StoredEvent) => e.receivedAt ?? e.occurredAt;
+  const applied = events
+    .filter((e) => !skip.has(`${e.origin}:${e.seq}`))
+    .sort((a, b) => (appliedAt(a) < appliedAt(b) ? -1 : appliedAt(a) > appliedAt(b) ? 1 : a.origin === b.origin ? a.seq - b.seq : a.origin < b.origin ? -1 : 1));
+  return historyProblem(applied as (StoredEvent & { payload: Record<string, unknown> })[], item.kind, (e) => (e.origin === cityOrigin ? ((e.payload.role as Role | undefined) ?? "clerk") : "clerk"));
 }
 
 /** The revoked approvals, as verifiers need them. */

@@ -2,7 +2,7 @@
  * The city's side of replication: ingesting a node's pushed batch, building what a node pulls,
  * and the reconciliation view. Everything a push changes is written in one `db.batch`.
  */
-import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
   calendarDays,
@@ -20,9 +20,12 @@ import {
   syncBatches,
 } from "../schema/tables.js";
 import { checkBatch, planIngest, type IngestInput } from "../domain/ingest.js";
+import type { RecheckContext } from "../domain/recheck.js";
+import { itemForCase } from "./catalog.js";
+import { loadCalendar } from "./calendar.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
-import { MAX_CLOCK_SKEW_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
+import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
 import { isWriteConflict, serializedBy, type Db } from "./db.js";
 import { caseVersionGuard, chainHead, eventSideEffects, readVersion, withVersion } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
@@ -87,8 +90,10 @@ export type IngestResult =
   | { kind: "invalid"; reason: string; seq: number };
 
 /**
- * Ingests a verified push from `node`. Idempotent: events already held are acknowledged again;
- * racing pushes of the same events settle on the `(origin, seq)` key and the loser re-plans.
+ * Ingests a verified, fresh push from `node`. Idempotent: events already held are acknowledged
+ * again; racing pushes of the same events settle on the `(origin, seq)` key and the loser
+ * re-plans. The push's id is stored in the same batch as what it changes, so a replay (of a
+ * heartbeat too) is refused and a refused push leaves nothing behind.
  */
 export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date, check?: IngestInput["check"]): Promise<IngestResult> {
   const nowIso = now.toISOString();
@@ -101,18 +106,22 @@ export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date
       return await serializedBy(`ingest:${node}`, () => ingestOnce(db, node, p, nowIso, skewMs, check));
     } catch (err) {
       if (!isWriteConflict(err) || attempt >= 6) throw err;
-      // A concurrent push (a retry racing its original) stored these seqs first: plan again.
-      const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, p.batchId)));
-      if ((seen[0]?.n ?? 0) > 0) return { kind: "replayed" };
+      // A concurrent push (a retry racing its original, in another isolate) stored these seqs first: plan again,
+      // unless it was this very message, replayed.
+      if (await messageSeen(db, node, p.batchId)) return { kind: "replayed" };
     }
   }
 }
 
 async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, skewMs: number, check?: IngestInput["check"]): Promise<IngestResult> {
-  const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, p.batchId)));
-  if ((seen[0]?.n ?? 0) > 0) return { kind: "replayed" };
-
-  const head = await chainHead(db, node);
+  if (await messageSeen(db, node, p.batchId)) return { kind: "replayed" };
+  const [last] = await db
+    .select({ seq: caseEvents.seq, hash: caseEvents.hash, occurredAt: caseEvents.occurredAt })
+    .from(caseEvents)
+    .where(eq(caseEvents.origin, node))
+    .orderBy(desc(caseEvents.seq))
+    .limit(1);
+  const head = last ?? { seq: 0, hash: GENESIS_HASH, occurredAt: null };
   const events = p.events as ChainedEvent[];
   const held = new Map<number, string>();
   if (events.length && events[0]!.seq <= head.seq) {
@@ -123,15 +132,15 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
     for (const r of rows) held.set(r.seq, r.hash);
   }
   const fresh = events.filter((e) => e.seq > head.seq);
-  const plan = await planIngest({ origin: node, head, held, cases: await loadCases(db, fresh.map((e) => e.caseNo)), events, role: "clerk", check, checked: true });
+  const known = await loadCases(db, fresh.map((e) => e.caseNo));
+  const recheck = await recheckContext(db, node, [...fresh.map((e) => (e.payload as { itemCode?: unknown }).itemCode), ...[...known.values()].map((c) => c?.itemCode)]);
+  const plan = await planIngest({ origin: node, head, held, cases: known, events, recheck, sentAt: p.sentAt, check, checked: true });
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
   const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null };
   const stmts: Stmt[] = [
-    // Batches with events are remembered so a replay is refused; an empty heartbeat changes only
-    // the contact row, so remembering it would grow the table by thousands of rows a day for nothing.
-    ...(events.length ? [db.insert(syncBatches).values({ node, batchId: p.batchId, sentAt: p.sentAt, receivedAt: nowIso, events: events.length })] : []),
+    ...claimStatements(db, node, { batchId: p.batchId, sentAt: p.sentAt, events: events.length }, new Date(nowIso)),
     db
       .insert(nodeContacts)
       .values(contact)
@@ -180,6 +189,50 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
       clockFlagged: Math.abs(skewMs) > MAX_CLOCK_SKEW_MS,
     },
   };
+}
+
+/**
+ * What the city knows to re-check a node's events: its catalog rows for the items involved, its
+ * working calendar, and the role a township window acts in.
+ */
+async function recheckContext(db: Db, node: string, itemCodes: unknown[]): Promise<RecheckContext> {
+  const codes = [...new Set(itemCodes.filter((c): c is string => typeof c === "string"))];
+  const [rows, calendar] = await Promise.all([
+    codes.length ? db.select().from(serviceItems).where(sql`${serviceItems.code} IN (SELECT value FROM json_each(${JSON.stringify(codes)}))`) : Promise.resolve([]),
+    loadCalendar(db),
+  ]);
+  const items = new Map(rows.map((r) => [r.code, itemForCase(r)]));
+  return { origin: node, role: "clerk", calendar, item: (code) => items.get(code) ?? null };
+}
+
+/** Whether the city has already taken a signed message of `node` with this id. */
+async function messageSeen(db: Db, node: string, batchId: string): Promise<boolean> {
+  const seen = await db.select({ n: count() }).from(syncBatches).where(and(eq(syncBatches.node, node), eq(syncBatches.batchId, batchId)));
+  return (seen[0]?.n ?? 0) > 0;
+}
+
+/**
+ * Statements recording a signed message (push, heartbeat or pull) of `node` by its id, so the same
+ * message is refused if it comes again (its insert fails the batch on the key). Ids are kept for
+ * twice the freshness window — an older message is refused as stale before it gets here — so the
+ * table stays small.
+ */
+function claimStatements(db: Db, node: string, m: { batchId: string; sentAt: string; events: number }, now: Date): Stmt[] {
+  return [
+    db.delete(syncBatches).where(and(eq(syncBatches.node, node), lt(syncBatches.receivedAt, new Date(now.getTime() - 2 * MAX_MESSAGE_AGE_MS).toISOString()))),
+    db.insert(syncBatches).values({ node, batchId: m.batchId, sentAt: m.sentAt, receivedAt: now.toISOString(), events: m.events }),
+  ];
+}
+
+/** Records a pull's id once: false when it was taken before (a replay). */
+export async function claimPull(db: Db, node: string, m: { batchId: string; sentAt: string }, now: Date): Promise<boolean> {
+  try {
+    await db.batch(claimStatements(db, node, { ...m, events: 0 }, now) as [Stmt, ...Stmt[]]);
+    return true;
+  } catch (err) {
+    if (isWriteConflict(err)) return false;
+    throw err;
+  }
 }
 
 /** Stored events by `origin:seq` keys, in the order of the keys. */

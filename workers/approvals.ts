@@ -8,7 +8,7 @@ import { nodes } from "../schema/tables.js";
 import { APPROVAL_TYP, DELEGATION_TYP, REVOCATIONS_TYP, signClaims, type DelegationClaims } from "../domain/approval.js";
 import { CITY_ORIGIN, ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { parseItemCode } from "../domain/codes.js";
-import { approvalById, delegationById, issueApproval, revokeApproval, revokedApprovals, storeDelegation, verifyHere, type ApprovalRow } from "../store/approvals.js";
+import { approvalById, approvalForCase, caseHistoryProblem, delegationById, issueApproval, revokeApproval, revokedApprovals, storeDelegation, verifyHere, type ApprovalRow } from "../store/approvals.js";
 import { AppError } from "../http/errors.js";
 import { page } from "../http/layout.js";
 import { jsonBody, zv } from "../http/validate.js";
@@ -27,6 +27,14 @@ export function signingKey(config: CityConfig): Promise<CryptoKey> {
 
 /** Issues a city-signed approval for a case (once). */
 export async function issueCityApproval(db: Db, config: CityConfig, caseNo: string, issuer: string, actor: string, at: Date): Promise<ApprovalRow | null> {
+  const existing = await approvalForCase(db, caseNo);
+  if (existing) return existing;
+  // The city signs only what its own rules accept, whatever a node's events claimed.
+  const problem = await caseHistoryProblem(db, caseNo, CITY_ORIGIN);
+  if (problem) {
+    console.warn("refused to sign a result", caseNo, problem);
+    throw new AppError("unverified_history", `本件的办理记录未通过市级核验（${problem}），不能签发电子文书，请联系受理窗口`, { caseNo });
+  }
   const key = await signingKey(config);
   return issueApproval(db, caseNo, {
     origin: CITY_ORIGIN,

@@ -2,15 +2,17 @@
 import { Hono, type Context } from "hono";
 import type { JSONWebKeySet, JWK } from "jose";
 import { verifyApproval } from "../domain/approval.js";
-import type { ChainedEvent } from "../domain/events.js";
+import { canonicalJson, type ChainedEvent } from "../domain/events.js";
+import { maskIdNumber } from "../domain/codes.js";
+import { payloadDifference } from "../domain/recheck.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { approvalForCase } from "../store/approvals.js";
 import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
 import type { z } from "zod";
 import { nodes } from "../schema/tables.js";
-import { PROTOCOL_VERSION, pullPayloadSchema, pushPayloadSchema, SIGNATURE_HEADER } from "../domain/sync-protocol.js";
-import { buildPull, ingestPush } from "../store/sync.js";
+import { MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, pullPayloadSchema, pushPayloadSchema, SIGNATURE_HEADER } from "../domain/sync-protocol.js";
+import { buildPull, claimPull, ingestPush } from "../store/sync.js";
 import { AppError } from "../http/errors.js";
 import { validationError } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
@@ -20,6 +22,8 @@ const MAX_BODY = 4 * 1024 * 1024;
 
 /** Verifies a node-signed compact JWS and parses its payload; throws the precise problem. */
 async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schema: S): Promise<{ node: string; payload: z.output<S> }> {
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${declared} 字节，上限 ${MAX_BODY}）`, { field: "body" });
   let body: Uint8Array;
   try {
     body = new Uint8Array(await c.req.arrayBuffer());
@@ -51,10 +55,32 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
     throw new AppError("unsupported_protocol", `同步协议版本 ${String(v)} 不受支持，市级使用版本 ${PROTOCOL_VERSION}`, { protocolVersion: PROTOCOL_VERSION, received: v ?? null });
   }
   const parsed = await schema.safeParseAsync(raw);
-  if (!parsed.success) throw validationError(parsed.error.issues, "json");
-  const payload = parsed.data as z.output<S> & { node: string };
+  if (!parsed.success) throw batchError(parsed.error.issues) ?? validationError(parsed.error.issues, "json");
+  const payload = parsed.data as z.output<S> & { node: string; batchId: string; sentAt: string; events?: unknown[] };
   if (payload.node !== code) throw new AppError("node_mismatch", `批次声称来自 ${payload.node}，但由节点 ${code} 签名`, { node: code, claimed: payload.node });
+  // A signed message is good once, and only while fresh: a captured heartbeat must not keep a
+  // dead hall looking alive, nor a captured pull hand its cases to whoever replays it.
+  const now = c.var.now();
+  const skewMs = Date.parse(payload.sentAt) - now.getTime();
+  if (Math.abs(skewMs) > MAX_MESSAGE_AGE_MS) {
+    throw new AppError(
+      "stale_message",
+      `请求的签发时间与市级时钟相差 ${Math.round(Math.abs(skewMs) / 60_000)} 分钟，超过 ${MAX_MESSAGE_AGE_MS / 60_000} 分钟：请校准节点的系统时间后重试`,
+      { node: code, sentAt: payload.sentAt, serverTime: now.toISOString(), skewMs },
+    );
+  }
   return { node: code, payload };
+}
+
+const replayed = (node: string, batchId: string) => new AppError("replayed_batch", `批次 ${batchId} 已处理过，拒绝重放`, { node, batchId });
+
+/** A push whose events break the event limits: 400 `invalid_batch` naming the first such event. */
+function batchError(issues: readonly z.core.$ZodIssue[]): AppError | null {
+  const issue = issues.find((i) => i.path[0] === "events" && i.code === "custom" && (i as { params?: { reason?: string } }).params?.reason);
+  if (!issue) return null;
+  const { reason, seq } = (issue as unknown as { params: { reason: string; seq: number | null } }).params;
+  const field = issue.path.slice(2).map(String).join(".");
+  return new AppError("invalid_batch", `批次中序号 ${seq ?? "（无）"} 的事件不合法：${issue.message}`, { seq, field, reason });
 }
 
 /**
@@ -72,7 +98,17 @@ async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before
   const r = await verifyApproval(p.token, { jwks, revoked: new Map(), now: issuedAt });
   if (!r.valid) return `电子文书无效：${r.reason}`;
   if (r.signer?.kind !== "node" || r.signer.node !== node) return "乡镇节点只能上传本节点签发的电子文书";
-  if (r.claims!.caseNo !== e.caseNo || r.claims!.jti !== p.id || p.issuer !== node) return "电子文书与办件不符";
+  const claims = r.claims!;
+  if (claims.caseNo !== e.caseNo || claims.jti !== p.id || p.issuer !== node) return "电子文书与办件不符";
+  // What the city files about the document is taken from the document, never from the payload beside it.
+  const iso = (s: number) => new Date(s * 1000).toISOString();
+  const filed = { id: claims.jti, token: p.token, kid: r.signer.kid, issuer: node, licenceId: claims.licenceId ?? null, issuedAt: iso(claims.iat), expiresAt: iso(claims.exp), at: e.occurredAt };
+  const diff = payloadDifference(e.payload as Record<string, unknown>, filed);
+  if (diff) return `电子文书登记信息与文书本身不符：${diff}`;
+  const holder = { name: before.applicantName, idNumber: maskIdNumber(before.applicantIdNumber) };
+  if (claims.itemCode !== before.itemCode || canonicalJson(claims.holder) !== canonicalJson(holder) || claims.department.code !== before.departmentCode) {
+    return "电子文书的事项、持有人或发证部门与市级办件不符";
+  }
   return null;
 }
 
@@ -81,13 +117,15 @@ export function syncRoutes() {
   return new Hono<CityEnv>()
     .post("/api/sync/push", async (c) => {
       const { node, payload } = await verifyNodeMessage(c, pushPayloadSchema);
+      const last = payload.events.at(-1);
+      if (last && payload.headSeq < last.seq) {
+        throw new AppError("invalid_batch", `节点报告的链头 ${payload.headSeq} 小于批次中的序号 ${last.seq}`, { seq: last.seq, field: "headSeq", reason: "head_behind_batch" });
+      }
       const jwks = c.var.config.signing.jwks;
       const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e, before) => checkPushedApproval(c.var.db, node, e, before, jwks));
       switch (res.kind) {
         case "ok":
           return c.json(res.response);
-        case "replayed":
-          throw new AppError("replayed_batch", `批次 ${payload.batchId} 已处理过，拒绝重放`, { node, batchId: payload.batchId });
         case "gap":
           throw new AppError("sync_gap", `市级已确认到 ${res.ackedSeq}，批次从 ${res.firstSeq} 开始，请从 ${res.ackedSeq + 1} 重发`, {
             node,
@@ -95,12 +133,15 @@ export function syncRoutes() {
             chainHead: res.chainHead,
             firstSeq: res.firstSeq,
           });
+        case "replayed":
+          throw replayed(node, payload.batchId);
         case "invalid":
           throw new AppError("invalid_batch", `批次在序号 ${res.seq} 处不合法：${res.reason}`, { node, seq: res.seq, reason: res.reason });
       }
     })
     .post("/api/sync/pull", async (c) => {
       const { node, payload } = await verifyNodeMessage(c, pullPayloadSchema);
+      if (!(await claimPull(c.var.db, node, payload, c.var.now()))) throw replayed(node, payload.batchId);
       return c.json(await buildPull(c.var.db, node, payload.cursor, payload.limit ?? 1000, c.var.now()));
     });
 }

@@ -15,6 +15,10 @@ import { makeCalendar } from "../../domain/time.js";
 import { PROTOCOL_VERSION, SIGNATURE_HEADER, type PullPayload, type PushPayload } from "../../domain/sync-protocol.js";
 import { AUTH_AUDIENCE } from "../../http/env.js";
 import { seedItems } from "../../schema/seed/catalog.js";
+import { seedCalendarRows } from "../../store/seed.js";
+
+/** A valid 公民身份号码 (GB 11643 check digit), the applicant of the chains below. */
+export const TEST_ID_NUMBER = "11010519491231002X";
 
 export const BASE = "http://city.test";
 export const PROBLEM = "application/problem+json; charset=utf-8";
@@ -233,7 +237,9 @@ export function itemForCase(item = promisedItem): ItemForCase {
 /** Every required material of an item: a complete application. */
 export const completeMaterials = (item = promisedItem) => item.materials.filter((m) => m.required).map((m) => m.id);
 
-const calendar = makeCalendar([], [2026]);
+/** The city's own calendar as seeded (holidays and 调休 of 2025–2026): the city re-computes deadlines with it. */
+const seeded = seedCalendarRows("2026-01-01T00:00:00.000Z");
+export const calendar = makeCalendar(seeded.days, seeded.years.map((y) => y.year));
 /** Events are dated from here on, one minute apart (a Tuesday morning, Beijing). */
 export const CHAIN_EPOCH = Date.parse("2026-09-29T01:00:00.000Z");
 
@@ -294,14 +300,15 @@ export class Chain {
   async open(opts: OpenOptions = {}): Promise<ChainedEvent> {
     const at = opts.at ?? this.nextAt();
     this.caseCounter++;
-    const caseNo = opts.caseNo ?? formatCaseNo(this.origin, new Date(CHAIN_EPOCH), this.caseCounter);
+    // Numbered on the day of intake (Beijing), as a node numbers its cases.
+    const caseNo = opts.caseNo ?? formatCaseNo(this.origin, at, this.caseCounter);
     const opened = openCase(calendar, itemForCase(), {
       caseNo,
       // A query code from the real alphabet, distinct per case (the result and track routes check its shape).
       queryCode: queryCodeFrom(Uint8Array.from([this.caseCounter, this.caseCounter >> 8, 5, 7, 11, 13, 17, 19])),
       origin: this.origin,
       channel: "window",
-      applicant: { name: opts.applicantName ?? `申请人${this.caseCounter}`, idNumber: "350502199001011234", phone: "13800000000" },
+      applicant: { name: opts.applicantName ?? `申请人${this.caseCounter}`, idNumber: TEST_ID_NUMBER, phone: "13800000000" },
       materials: opts.materials ?? completeMaterials(),
       at,
     });
