@@ -2,7 +2,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { isValidIdNumber } from "../domain/codes.js";
-import { CASE_NO_PATTERN } from "../domain/case-number.js";
+import { CASE_NO_PATTERN, QUERY_CODE_PATTERN } from "../domain/case-number.js";
+import { APPLICANT_NAME_MAX, PHONE_PATTERN } from "../domain/applicant.js";
 import { CASE_STATES, type CaseCommand } from "../domain/lifecycle.js";
 import { getItemRow } from "../store/catalog.js";
 import { readReference } from "../store/reference.js";
@@ -12,14 +13,19 @@ import { itemCodeSchema } from "./catalog.js";
 import { noticeHtml, receiptHtml } from "./documents.js";
 import { AppError, fromDomain } from "./errors.js";
 import type { CaseEnv } from "./env.js";
-import { jsonBody, zv } from "./validate.js";
+import { digits, jsonBody, line, zv } from "./validate.js";
 
 const materialIds = z.array(z.string().min(1).max(40)).max(50, "材料不超过50项");
 
 export const intakeSchema = z.object({
   itemCode: itemCodeSchema,
   applicant: z.object({
-    name: z.string().trim().min(1, "请填写申请人姓名").max(50, "姓名不超过50个字符"),
+    name: z
+      .string()
+      .trim()
+      .min(1, "请填写申请人姓名")
+      .refine((s) => [...s].length <= APPLICANT_NAME_MAX, `姓名不超过${APPLICANT_NAME_MAX}个字符`)
+      .pipe(line("姓名不能包含换行或控制字符")),
     idNumber: z
       .string()
       .trim()
@@ -28,7 +34,7 @@ export const intakeSchema = z.object({
     phone: z
       .string()
       .trim()
-      .regex(/^(1\d{10}|0\d{2,3}-?\d{7,8})$/, "联系电话应为11位手机号或带区号的固定电话"),
+      .regex(PHONE_PATTERN, "联系电话应为11位手机号或带区号的固定电话"),
   }),
   materials: materialIds,
 });
@@ -65,14 +71,18 @@ export const commandSchema = z.discriminatedUnion(
 /** A case number as printed on the receipt. */
 export const caseNoSchema = z.string().trim().regex(CASE_NO_PATTERN, "办件编号格式应为 节点编码-yyyymmdd-序号");
 /** The 8-character query code on the receipt (case-insensitive). */
-export const queryCodeSchema = z.string().trim().toUpperCase().pipe(z.string().regex(/^[2-9A-Z]{8}$/, "查询码应为回执上的8位字符"));
+export const queryCodeSchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .pipe(z.string().regex(QUERY_CODE_PATTERN, "查询码应为回执上的8位字符（不含 0、1、I、L、O）"));
 export const caseNoParam = z.object({ caseNo: caseNoSchema });
 
 const listQuery = z.object({
   state: z.enum(CASE_STATES as [string, ...string[]], { message: `state 应为 ${CASE_STATES.join("、")} 之一` }).optional(),
   light: z.enum(["green", "yellow", "red"], { message: "light 应为 green、yellow 或 red" }).optional(),
-  page: z.coerce.number().int().min(1).max(10_000).default(1),
-  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  page: digits("页码", 1, 10_000).default(1),
+  pageSize: digits("每页条数", 1, 200).default(50),
 });
 
 /** Adds `atCity` (all of the case's changes acknowledged by the city) where the shell tracks it. */

@@ -7,7 +7,8 @@ import { loadCalendar } from "../store/calendar.js";
 import { calendarStatus, computeDeadline } from "../domain/time.js";
 import { AppError } from "./errors.js";
 import type { SharedEnv } from "./env.js";
-import { zv } from "./validate.js";
+import { digits, zv } from "./validate.js";
+import { isRealDateTime } from "../domain/limits.js";
 
 /** 实施编码: 31 characters of digits and upper-case letters. */
 export const itemCodeSchema = z.string().regex(/^[0-9A-Z]{31}$/, "事项编码应为31位数字或大写字母");
@@ -16,20 +17,21 @@ const listQuery = z.object({
   q: z.string().trim().max(100, "检索词不超过100个字符").optional(),
   department: z.string().regex(/^[A-Z0-9-]{1,20}$/, "部门编码格式不正确").optional(),
   place: z.enum(["city", "township"], { message: "办理地点应为 city 或 township" }).optional(),
-  page: z.coerce.number().int("页码应为整数").min(1, "页码从1开始").max(10_000).default(1),
-  pageSize: z.coerce.number().int("每页条数应为整数").min(1, "每页至少1条").max(100, "每页最多100条").default(20),
+  page: digits("页码", 1, 10_000).default(1),
+  pageSize: digits("每页条数", 1, 100).default(20),
 });
 
 const deadlineQuery = z
   .object({
     start: z.iso
       .datetime({ offset: true, message: "start 应为带时区的 ISO 8601 时间，如 2026-10-09T09:00:00+08:00" })
+      .refine(isRealDateTime, "start 不是真实存在的时间")
       .refine((v) => {
         const y = new Date(v).getUTCFullYear();
         return y >= 2000 && y <= 2100;
       }, "start 应在 2000–2100 年之间"),
-    days: z.coerce.number().int("days 应为整数").min(0).max(3650).optional(),
-    hours: z.coerce.number().int("hours 应为整数").min(1).max(10_000).optional(),
+    days: digits("days ", 0, 3650).optional(),
+    hours: digits("hours ", 1, 10_000).optional(),
   })
   .refine((q) => (q.days === undefined) !== (q.hours === undefined), { message: "请给出 days 或 hours 之一", path: ["days"] });
 

@@ -6,11 +6,11 @@ import { conflicts } from "../schema/tables.js";
 import { ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { AppError } from "./errors.js";
 import type { CaseEnv } from "./env.js";
-import { jsonBody, zv } from "./validate.js";
+import { digits, jsonBody, zv } from "./validate.js";
 
 const key = z.object({
   origin: z.string().regex(ORIGIN_CODE_PATTERN, "来源编码格式不正确"),
-  seq: z.coerce.number().int().positive("序号应为正整数"),
+  seq: digits("序号", 1, Number.MAX_SAFE_INTEGER),
 });
 
 /** `GET /api/conflicts[?open=1]` and `POST /api/conflicts/:origin/:seq/resolve` behind `guard`. */

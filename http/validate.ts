@@ -1,8 +1,64 @@
 /** zod validation at the route edge, with one hook that renders every failure the same way. */
 import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
 import { validator } from "hono/validator";
-import type { z } from "zod";
+import { z } from "zod";
+import { textProblem } from "../domain/text.js";
 import { AppError } from "./errors.js";
+
+// Messages zod writes itself (a wrong type, a missing field) reach people: in Chinese, like ours.
+z.config(z.locales.zhCN());
+
+/** How deep and how large a request's JSON may be before any schema looks at it. */
+const MAX_JSON_DEPTH = 32;
+const MAX_JSON_VALUES = 20_000;
+
+/**
+ * The first string (value or member name) in a request's data that is not acceptable text, or a
+ * structure too deep or too large, as `{ field, message }`. Iterative: the input may be hostile.
+ */
+export function requestTextProblem(value: unknown): { field: string; message: string } | null {
+  const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
+  let seen = 0;
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (++seen > MAX_JSON_VALUES) return { field: path.join(".") || "body", message: "请求内容过多" };
+    const field = path.join(".") || "body";
+    if (typeof v === "string") {
+      const bad = textProblem(v);
+      if (bad) return { field, message: bad };
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return { field, message: "数值超出范围" };
+    } else if (v !== null && typeof v === "object") {
+      if (path.length >= MAX_JSON_DEPTH) return { field, message: `嵌套超过 ${MAX_JSON_DEPTH} 层` };
+      for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+        const bad = textProblem(k, false);
+        if (bad) return { field, message: `字段名${bad}` };
+        stack.push({ v: child, path: [...path, k] });
+      }
+    }
+  }
+  return null;
+}
+
+/** Refuses text that cannot travel unchanged, before a schema sees it (400 naming the field). */
+function refuseBadText(value: unknown): void {
+  const bad = requestTextProblem(value);
+  if (bad) throw new AppError("validation_failed", `字段 ${bad.field} 不合法：${bad.message}`, { field: bad.field, errors: [{ field: bad.field, message: bad.message }] });
+}
+
+/** A whole number written in plain digits: no sign, hex, exponent, fraction or spaces (a year, a page, a seq). */
+export function digits(label: string, min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, `${label}应为不带符号的十进制整数`)
+    .transform(Number)
+    .pipe(z.number().min(min, `${label}不能小于 ${min}`).max(max, `${label}不能大于 ${max}`));
+}
+
+/** Single-line text (a name, a code): no line breaks or other control characters. */
+export function line(message = "不能包含换行或控制字符") {
+  return z.string().refine((s) => textProblem(s, false) === null, message);
+}
 
 /** A problem listing every invalid field (`errors[].field` is a dotted path). */
 export function validationError(issues: readonly z.core.$ZodIssue[], target: keyof ValidationTargets): AppError {
@@ -14,6 +70,7 @@ export function validationError(issues: readonly z.core.$ZodIssue[], target: key
 /** Validates a request part with a zod schema; a failure is a 400 problem and the handler never runs. */
 export function zv<T extends keyof ValidationTargets, S extends z.ZodType>(target: T, schema: S) {
   return validator(target, async (value: unknown, _c: Context) => {
+    refuseBadText(value);
     const parsed = await schema.safeParseAsync(value);
     if (!parsed.success) throw validationError(parsed.error.issues, target);
     return parsed.data as z.output<S>;
@@ -26,6 +83,7 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
     if (!/^application\/([\w.-]+\+)?json/i.test(c.req.header("content-type") ?? "")) {
       throw new AppError("bad_request", "请求体必须是 JSON（Content-Type: application/json）", { field: "body" });
     }
+    refuseBadText(value);
     const parsed = await schema.safeParseAsync(value);
     if (!parsed.success) throw validationError(parsed.error.issues, "json");
     return parsed.data as z.output<S>;

@@ -1,6 +1,6 @@
 /** Administrator routes: node enrolment and revocation, calendar and catalog maintenance. */
 import { Hono } from "hono";
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { calendarDays, calendarYears, changes, departments, nodes, serviceItems } from "../schema/tables.js";
 import { SERVICE_ITEM_KINDS } from "../schema/types.js";
@@ -29,7 +29,8 @@ const enrolSchema = z.object({
 
 const dateParam = z.object({ date: z.iso.date("日期格式应为 YYYY-MM-DD") });
 const daySchema = z.object({ kind: z.enum(["holiday", "workday"], { message: "kind 应为 holiday 或 workday" }), name: z.string().trim().min(1).max(40) });
-const yearParam = z.object({ year: z.coerce.number().int().min(2000).max(2100) });
+/** A year is four plain digits: `0x7EA`, `2.026e3` or ` 2026` are refused, not read as 2026. */
+const yearParam = z.object({ year: z.string().regex(/^\d{4}$/, "年份应为4位数字").transform(Number).pipe(z.number().min(2000, "年份不早于2000").max(2100, "年份不晚于2100")) });
 const limitSchema = z.object({ value: z.number().int().min(0).max(3650), unit: z.enum(["day", "hour"]) });
 
 const itemSchema = z.object({
@@ -77,15 +78,19 @@ export function adminRoutes() {
     .post("/api/admin/nodes", jsonBody(enrolSchema), async (c) => {
       const { code, name, publicJwk } = c.req.valid("json");
       const now = c.var.now().toISOString();
+      const row = { code, name, publicJwk: { kty: "OKP", crv: "Ed25519", x: publicJwk.x }, enrolledAt: now, revokedAt: null, updatedAt: now };
+      // One statement decides who enrols a code: of concurrent enrolments exactly one inserts (or
+      // fills a row that has no key yet); every other one finds the winner's row below.
+      const won = await c.var.db
+        .insert(nodes)
+        .values(row)
+        .onConflictDoUpdate({ target: nodes.code, set: row, setWhere: sql`${nodes.publicJwk} IS NULL AND ${nodes.revokedAt} IS NULL` })
+        .returning({ code: nodes.code });
+      if (won.length === 1) return c.json(row, 201);
       const [existing] = await c.var.db.select().from(nodes).where(eq(nodes.code, code)).limit(1);
       if (existing?.revokedAt) throw new AppError("conflict", `节点 ${code} 已被撤销，不能重新登记；请使用新的节点编码`, { node: code, revokedAt: existing.revokedAt });
-      if (existing?.publicJwk) {
-        if (existing.publicJwk.x === publicJwk.x) return c.json(existing, 200);
-        throw new AppError("conflict", `节点 ${code} 已用另一把公钥登记；如需换钥请先撤销`, { node: code });
-      }
-      const row = { code, name, publicJwk: { kty: "OKP", crv: "Ed25519", x: publicJwk.x }, enrolledAt: now, revokedAt: null, updatedAt: now };
-      await c.var.db.insert(nodes).values(row).onConflictDoUpdate({ target: nodes.code, set: row });
-      return c.json(row, 201);
+      if (existing?.publicJwk?.x === publicJwk.x) return c.json(existing, 200);
+      throw new AppError("conflict", `节点 ${code} 已用另一把公钥登记；如需换钥请先撤销`, { node: code });
     })
     .post("/api/admin/nodes/:code/revoke", zv("param", z.object({ code: z.string().regex(ORIGIN_CODE_PATTERN, "节点编码格式不正确") })), async (c) => {
       const { code } = c.req.valid("param");

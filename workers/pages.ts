@@ -10,7 +10,7 @@ import { itemCodeSchema } from "../http/catalog.js";
 import { AppError } from "../http/errors.js";
 import { page } from "../http/layout.js";
 import { limitText, MATERIAL_FORMS } from "../http/labels.js";
-import { zv } from "../http/validate.js";
+import { digits, zv } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
 
 const PLACE = { city: "市行政服务中心", township: "乡镇（街道）便民服务中心" } as const;
@@ -22,7 +22,7 @@ const searchQuery = z.object({
   q: z.string().trim().max(100).optional(),
   department: z.string().max(20).optional(),
   place: z.enum(["city", "township"]).optional().catch(undefined),
-  page: z.coerce.number().int().min(1).max(10_000).default(1).catch(1),
+  page: digits("页码", 1, 10_000).default(1).catch(1),
 });
 
 function itemRow(i: ItemSummary) {

@@ -634,11 +634,11 @@ describe("download guards", () => {
       type: problemType("validation_failed"),
       title: "请求参数不合法",
       status: 400,
-      detail: "字段 queryCode 不合法：查询码应为回执上的8位字符",
+      detail: "字段 queryCode 不合法：查询码应为回执上的8位字符（不含 0、1、I、L、O）",
       code: "validation_failed",
       instance: `/api/cases/${caseNo}/result`,
       field: "queryCode",
-      errors: [{ field: "queryCode", message: "查询码应为回执上的8位字符" }],
+      errors: [{ field: "queryCode", message: "查询码应为回执上的8位字符（不含 0、1、I、L、O）" }],
     });
     // 0 and 1 are not in the query code alphabet.
     expect(await problem(await result(caseNo, "Q0000001", "application/json"), 400)).toMatchObject({ code: "validation_failed", field: "queryCode" });

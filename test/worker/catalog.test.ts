@@ -117,11 +117,11 @@ describe("catalog errors", () => {
       type: "https://tongban.example.cn/problems/validation-failed",
       title: "请求参数不合法",
       status: 400,
-      detail: "字段 pageSize 不合法：每页最多100条",
+      detail: "字段 pageSize 不合法：每页条数不能大于 100",
       code: "validation_failed",
       instance: "/api/catalog/items",
       field: "pageSize",
-      errors: [{ field: "pageSize", message: "每页最多100条" }],
+      errors: [{ field: "pageSize", message: "每页条数不能大于 100" }],
     });
     const place = await get("/api/catalog/items?place=moon");
     expect(await place.json()).toMatchObject({ status: 400, field: "place" });
