@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
+import { intake } from "../../store/cases.js";
 import { ID, startTestNode, type RunningNode } from "./helpers.js";
 
 const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township"))!;
@@ -154,6 +155,40 @@ describe("bad input changes nothing and is answered with problem+json", () => {
     const noReason = await node.post(`/api/cases/${created.body.caseNo}/actions`, { action: "refuse", reason: "  " });
     expect(noReason.status).toBe(400);
     expect(noReason.body).toMatchObject({ code: "validation_failed", field: "reason" });
+  });
+
+  it("400 invalid_command for a one-time notice before acceptance that leaves out a missing material, and nothing changes", async () => {
+    // An online filing waits for the clerk's check (window intake lists every missing material by
+    // itself). Two required materials are missing; the clerk's notice names only one.
+    const opened = await intake(node.store.db, {
+      origin: node.code,
+      actor: "online",
+      channel: "online",
+      itemCode: promised.code,
+      applicant,
+      materials: ["id-card", "hukou"],
+      at: node.clock.now,
+    });
+    if (!opened.ok) throw new Error(`online filing failed: ${JSON.stringify(opened.error)}`);
+    const caseNo = opened.case.caseNo;
+    const view = await node.json(`/api/cases/${caseNo}`);
+    expect(view.body).toMatchObject({ state: "submitted", missing: [{ id: "relation" }, { id: "form" }] });
+    const before = await counts();
+
+    const res = await node.post(`/api/cases/${caseNo}/actions`, { action: "request-supplement", missing: ["relation"] });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe(PROBLEM);
+    expect(res.body).toEqual({
+      type: "https://tongban.example.cn/problems/invalid-command",
+      title: "操作参数不合法",
+      status: 400,
+      detail: "一次性告知须列明全部缺少的材料，还缺：form",
+      code: "invalid_command",
+      instance: `/api/cases/${caseNo}/actions`,
+      field: "missing",
+    });
+    expect(await counts()).toEqual(before);
+    expect((await node.json(`/api/cases/${caseNo}`)).body).toEqual(view.body);
   });
 
   it("409 for a notice when nothing is missing", async () => {
