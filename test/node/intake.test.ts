@@ -195,7 +195,7 @@ describe("window intake, happy path", () => {
     const madeByRequest: string[] = [];
     vi.stubGlobal(
       "fetch",
-      vi.fn(async (input: RequestInfo | URL) => {
+      vi.fn(async (input: string | URL | Request) => {
         if (request.getStore()) madeByRequest.push(`fetch ${input instanceof Request ? input.url : String(input)}`);
         throw new TypeError("fetch failed (the test's network is down)");
       }),
