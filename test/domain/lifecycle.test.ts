@@ -567,20 +567,22 @@ describe("补办件 (supplement)", () => {
     expect(f.snap.deadlineDate).toBe("2026-03-24");
   });
 
-  it("a case never reaches accepted while a required non-deferrable material is missing (一次性告知 must be complete)", () => {
+  it("refuses a one-time notice before acceptance that leaves out a missing material (一次性告知 must be complete)", () => {
     // Online filing with m-id and m-form both missing; the clerk's notice lists only m-id.
-    let f = open(ITEMS.promised, ["m-cert"], { channel: "online" });
+    const f = open(ITEMS.promised, ["m-cert"], { channel: "online" });
+    expect(f.snap.state).toBe("submitted");
     expect([...f.snap.missing].sort()).toEqual(["m-form", "m-id"]);
-    const req = attempt(f, { action: "request-supplement", missing: ["m-id"] }, "clerk", MON_1100);
-    if (!req.ok) {
-      // Rejecting an incomplete notice is acceptable.
-      expect(req.error.code).toBe("invalid_command");
-      return;
-    }
-    f = { ...f, snap: applyEvent(f.snap, req.value.event), events: [...f.events, req.value.event] };
-    f = act(f, { action: "supplement", materials: ["m-id"] }, "applicant", TUE_1000);
-    expect(f.snap.state).toBe("supplement");
-    expect(f.snap.missing).toContain("m-form");
+    const before = structuredClone(f.snap);
+    expect(errorOf(attempt(f, { action: "request-supplement", missing: ["m-id"] }, "clerk", MON_1100))).toEqual({
+      code: "invalid_command",
+      field: "missing",
+      message: "一次性告知须列明全部缺少的材料，还缺：m-form",
+    });
+    expect(f.snap).toEqual(before);
+
+    // Listing both (in any order) is the notice the rule asks for.
+    const g = act(f, { action: "request-supplement", missing: ["m-form", "m-id"] }, "clerk", MON_1100);
+    expect(g.snap).toMatchObject({ state: "supplement", kind: "supplement", missing: ["m-form", "m-id"], resumeState: "accepted" });
   });
 
   it("a review-phase supplement is not complete until the requested material is handed in", () => {
@@ -609,6 +611,150 @@ describe("补办件 (supplement)", () => {
 
 // ---- the transition table ---------------------------------------------------------------------
 
+/**
+ * The transition table as the rules describe it (README "Cases", the comments of
+ * domain/lifecycle.ts), written out by hand so that a wrong edit of TRANSITIONS fails: one line
+ * per action and kind, one column per state. A cell names the roles that may act (joined by +)
+ * and where the case goes: a state, "=" (it stays where it is) or "↩" (back to where it waited
+ * from: accepted, or in_review for a review-phase 补正). "·": no role may.
+ *
+ * The rules it spells out: the window (clerk) accepts, refuses and asks for the complete list of
+ * missing materials before acceptance, delivers every decided item, and decides immediate and
+ * special items itself; promised, joint and escalated items (and special ones it chooses to
+ * forward) are forwarded and decided by departments (approver), who alone give joint opinions,
+ * escalate 报批件 (decided only after escalation), suspend and resume the clock and ask for
+ * supplements during review. The applicant or the clerk hands in supplements of a 补办件.
+ * A 退回件 is final. Supervisors and administrators take no case action.
+ * Some cells cannot occur (an item kind is never in state supplement: the case is a 补办件 then);
+ * they are listed as the rules extend to them.
+ */
+const EXPECTED_TABLE_TEXT = `
+                                submitted           supplement          accepted            in_review           escalated           decided             refused             delivered
+accept              immediate   clerk→accepted      ·                   ·                   ·                   ·                   ·                   ·                   ·
+accept              promised    clerk→accepted      ·                   ·                   ·                   ·                   ·                   ·                   ·
+accept              joint       clerk→accepted      ·                   ·                   ·                   ·                   ·                   ·                   ·
+accept              escalated   clerk→accepted      ·                   ·                   ·                   ·                   ·                   ·                   ·
+accept              special     clerk→accepted      ·                   ·                   ·                   ·                   ·                   ·                   ·
+accept              supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+accept              returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+refuse              immediate   clerk→refused       clerk→refused       ·                   ·                   ·                   ·                   ·                   ·
+refuse              promised    clerk→refused       clerk→refused       ·                   ·                   ·                   ·                   ·                   ·
+refuse              joint       clerk→refused       clerk→refused       ·                   ·                   ·                   ·                   ·                   ·
+refuse              escalated   clerk→refused       clerk→refused       ·                   ·                   ·                   ·                   ·                   ·
+refuse              special     clerk→refused       clerk→refused       ·                   ·                   ·                   ·                   ·                   ·
+refuse              supplement  clerk→refused       clerk→refused       ·                   ·                   ·                   ·                   ·                   ·
+refuse              returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+request-supplement  immediate   clerk→supplement    ·                   ·                   ·                   ·                   ·                   ·                   ·
+request-supplement  promised    clerk→supplement    ·                   ·                   approver→supplement ·                   ·                   ·                   ·
+request-supplement  joint       clerk→supplement    ·                   ·                   approver→supplement ·                   ·                   ·                   ·
+request-supplement  escalated   clerk→supplement    ·                   ·                   approver→supplement ·                   ·                   ·                   ·
+request-supplement  special     clerk→supplement    ·                   ·                   approver→supplement ·                   ·                   ·                   ·
+request-supplement  supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+request-supplement  returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+supplement          immediate   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+supplement          promised    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+supplement          joint       ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+supplement          escalated   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+supplement          special     ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+supplement          supplement  ·                   clerk+applicant→↩   ·                   ·                   ·                   ·                   ·                   ·
+supplement          returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+forward             immediate   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+forward             promised    ·                   ·                   clerk→in_review     ·                   ·                   ·                   ·                   ·
+forward             joint       ·                   ·                   clerk→in_review     ·                   ·                   ·                   ·                   ·
+forward             escalated   ·                   ·                   clerk→in_review     ·                   ·                   ·                   ·                   ·
+forward             special     ·                   ·                   clerk→in_review     ·                   ·                   ·                   ·                   ·
+forward             supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+forward             returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+opinion             immediate   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+opinion             promised    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+opinion             joint       ·                   ·                   ·                   approver→=          ·                   ·                   ·                   ·
+opinion             escalated   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+opinion             special     ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+opinion             supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+opinion             returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+escalate            immediate   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+escalate            promised    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+escalate            joint       ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+escalate            escalated   ·                   ·                   ·                   approver→escalated  ·                   ·                   ·                   ·
+escalate            special     ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+escalate            supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+escalate            returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+suspend             immediate   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+suspend             promised    ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+suspend             joint       ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+suspend             escalated   ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+suspend             special     ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+suspend             supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+suspend             returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+resume              immediate   ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+resume              promised    ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+resume              joint       ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+resume              escalated   ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+resume              special     ·                   ·                   ·                   approver→=          approver→=          ·                   ·                   ·
+resume              supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+resume              returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+decide              immediate   ·                   ·                   clerk→decided       ·                   ·                   ·                   ·                   ·
+decide              promised    ·                   ·                   ·                   approver→decided    ·                   ·                   ·                   ·
+decide              joint       ·                   ·                   ·                   approver→decided    ·                   ·                   ·                   ·
+decide              escalated   ·                   ·                   ·                   ·                   approver→decided    ·                   ·                   ·
+decide              special     ·                   ·                   clerk→decided       approver→decided    ·                   ·                   ·                   ·
+decide              supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+decide              returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+
+deliver             immediate   ·                   ·                   ·                   ·                   ·                   clerk→delivered     ·                   ·
+deliver             promised    ·                   ·                   ·                   ·                   ·                   clerk→delivered     ·                   ·
+deliver             joint       ·                   ·                   ·                   ·                   ·                   clerk→delivered     ·                   ·
+deliver             escalated   ·                   ·                   ·                   ·                   ·                   clerk→delivered     ·                   ·
+deliver             special     ·                   ·                   ·                   ·                   ·                   clerk→delivered     ·                   ·
+deliver             supplement  ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+deliver             returned    ·                   ·                   ·                   ·                   ·                   ·                   ·                   ·
+`;
+
+type ExpectedCell = { roles: Role[]; to: string } | null;
+
+/** The table above, keyed by "action kind", each row one cell per state. */
+const EXPECTED_TABLE: ReadonlyMap<string, Record<string, ExpectedCell>> = (() => {
+  const [header, ...rows] = EXPECTED_TABLE_TEXT.split("\n").filter((l) => l.trim() !== "");
+  const states = header!.trim().split(/\s+/);
+  const out = new Map<string, Record<string, ExpectedCell>>();
+  for (const line of rows) {
+    const [action, kind, ...cells] = line.trim().split(/\s+/);
+    if (cells.length !== states.length) throw new Error(`expected table: ${states.length} cells wanted in "${line}"`);
+    const key = `${action} ${kind}`;
+    if (out.has(key)) throw new Error(`expected table: ${key} twice`);
+    const row: Record<string, ExpectedCell> = {};
+    states.forEach((state, i) => {
+      const cell = cells[i]!;
+      if (cell === "·") row[state] = null;
+      else {
+        const [roles, to] = cell.split("→") as [string, string];
+        row[state] = { roles: roles.split("+") as Role[], to };
+      }
+    });
+    out.set(key, row);
+  }
+  return out;
+})();
+
+function expectedRow(action: CaseAction, kind: CaseKind): Record<string, ExpectedCell> {
+  const row = EXPECTED_TABLE.get(`${action} ${kind}`);
+  if (!row) throw new Error(`expected table has no row for ${action} ${kind}`);
+  return row;
+}
+
+/** How the table above writes the two targets that are not a state. */
+const TARGET_MARK: Readonly<Record<string, string>> = { same: "=", "resume-state": "↩" };
+
+
 describe("transition table", () => {
   it("covers the seven kinds, eight states and eleven actions", () => {
     expect(Object.keys(CASE_KIND_LABELS).sort()).toEqual([...ALL_KINDS].sort());
@@ -622,40 +768,36 @@ describe("transition table", () => {
     }
   });
 
-  it("findRule agrees with TRANSITIONS for every state × kind × action × role", () => {
+  it("allows exactly the cells of the expected table, with its target, for every state × kind × action × role", () => {
     let checked = 0;
-    for (const state of CASE_STATES) {
+    for (const action of CASE_ACTIONS) {
       for (const kind of ALL_KINDS) {
-        for (const action of CASE_ACTIONS) {
-          const matching = TRANSITIONS.filter((r) => r.action === action && r.kinds.includes(kind) && r.from.includes(state));
+        const row = expectedRow(action, kind);
+        const allowedIn = CASE_STATES.filter((s) => row[s] !== null);
+        for (const state of CASE_STATES) {
+          const cell = row[state];
           for (const role of ALL_ROLES) {
-            const where = `${state}/${kind}/${action}/${role}`;
+            const where = `${action}/${kind}/${state}/${role}`;
             const r = findRule({ state, kind }, action, role);
-            const permitted = matching.filter((m) => m.roles.includes(role));
-            if (permitted.length > 0) {
+            if (cell && cell.roles.includes(role)) {
               expect(r.ok, where).toBe(true);
-              if (r.ok) expect(permitted, where).toContain(r.value);
-            } else if (matching.length > 0) {
+              if (r.ok) expect(TARGET_MARK[r.value.to] ?? r.value.to, where).toBe(cell.to);
+            } else if (cell) {
+              // The state is right for the action, the role is not: name who may.
               expect(r.ok, where).toBe(false);
               if (!r.ok) {
                 expect(r.error.code, where).toBe("forbidden_role");
                 if (r.error.code === "forbidden_role") {
-                  expect(r.error.role).toBe(role);
-                  expect(r.error.action).toBe(action);
-                  expect([...r.error.allowedRoles].sort(), where).toEqual([...new Set(matching.flatMap((m) => m.roles))].sort());
+                  expect({ ...r.error, allowedRoles: [...r.error.allowedRoles].sort() }, where).toEqual({ code: "forbidden_role", role, action, allowedRoles: [...cell.roles].sort() });
                 }
               }
             } else {
+              // No role may do it in this state: name the states where it could be done.
               expect(r.ok, where).toBe(false);
               if (!r.ok) {
                 expect(r.error.code, where).toBe("invalid_state");
                 if (r.error.code === "invalid_state") {
-                  expect(r.error.state, where).toBe(state);
-                  expect(r.error.kind).toBe(kind);
-                  expect(r.error.action).toBe(action);
-                  const allowed = new Set(TRANSITIONS.filter((t) => t.action === action && t.kinds.includes(kind)).flatMap((t) => t.from));
-                  expect([...r.error.allowedIn].sort(), where).toEqual([...allowed].sort());
-                  expect(r.error.allowedIn, where).not.toContain(state);
+                  expect({ ...r.error, allowedIn: [...r.error.allowedIn].sort() }, where).toEqual({ code: "invalid_state", state, kind, action, allowedIn: [...allowedIn].sort() });
                 }
               }
             }
@@ -667,14 +809,21 @@ describe("transition table", () => {
     expect(checked).toBe(8 * 7 * 11 * 5);
   });
 
-  it("availableActions lists exactly the actions findRule permits", () => {
+  it("availableActions lists exactly the actions the expected table gives a role in a state", () => {
     for (const state of CASE_STATES) {
       for (const kind of ALL_KINDS) {
         for (const role of ALL_ROLES) {
-          const expected = CASE_ACTIONS.filter((a) => findRule({ state, kind }, a, role).ok);
+          const expected = CASE_ACTIONS.filter((a) => expectedRow(a, kind)[state]?.roles.includes(role));
           expect([...availableActions({ state, kind }, role)].sort(), `${state}/${kind}/${role}`).toEqual([...expected].sort());
         }
       }
+    }
+  });
+
+  it("the expected table itself has one row for every action × kind and one column for every state", () => {
+    expect(EXPECTED_TABLE.size).toBe(11 * 7);
+    for (const action of CASE_ACTIONS) {
+      for (const kind of ALL_KINDS) expect(Object.keys(expectedRow(action, kind)), `${action} ${kind}`).toEqual([...CASE_STATES]);
     }
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
+import { intake } from "../../store/cases.js";
 import { ID, startTestNode, type RunningNode } from "./helpers.js";
 
 const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township"))!;
@@ -14,6 +15,11 @@ beforeEach(async () => {
 afterEach(async () => {
   await node.close();
 });
+
+/** A whole problem+json body as the node answers it. */
+function problemBody(code: string, title: string, status: number, detail: string, instance: string, extra: Record<string, unknown> = {}) {
+  return { type: `https://tongban.example.cn/problems/${code.replaceAll("_", "-")}`, title, status, detail, code, instance, ...extra };
+}
 
 async function counts() {
   const r = await node.store.client.execute("select (select count(*) from cases) as cases, (select count(*) from case_events) as events");
@@ -39,9 +45,12 @@ describe("bad input changes nothing and is answered with problem+json", () => {
   });
 
   it("400 without a JSON content type", async () => {
+    const before = await counts();
     const res = await node.json("/api/cases", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: "bad_request", field: "body" });
+    expect(res.headers.get("content-type")).toBe(PROBLEM);
+    expect(res.body).toEqual(problemBody("bad_request", "请求格式错误", 400, "请求体必须是 JSON（Content-Type: application/json）", "/api/cases", { field: "body" }));
+    expect(await counts()).toEqual(before);
   });
 
   it("400 naming the field for an ID number with a wrong check digit", async () => {
@@ -63,9 +72,23 @@ describe("bad input changes nothing and is answered with problem+json", () => {
   });
 
   it("400 listing every invalid field", async () => {
+    const before = await counts();
     const res = await node.post("/api/cases", { itemCode: "123", applicant: { name: "", idNumber: ID.li, phone: "12" } });
     expect(res.status).toBe(400);
-    expect(res.body.errors.map((e: any) => e.field).sort()).toEqual(["applicant.name", "applicant.phone", "itemCode", "materials"]);
+    expect(res.body).toEqual(
+      problemBody("validation_failed", "请求参数不合法", 400, "字段 itemCode 不合法：事项编码应为31位数字或大写字母", "/api/cases", {
+        field: "itemCode",
+        errors: [
+          { field: "itemCode", message: "事项编码应为31位数字或大写字母" },
+          { field: "applicant.name", message: "请填写申请人姓名" },
+          { field: "applicant.phone", message: "联系电话应为11位手机号或带区号的固定电话" },
+          // Not pinned: the node answers zod's English default here ("Invalid input: expected array,
+          // received undefined") where every other message is Chinese — reported, not fixed in a test.
+          { field: "materials", message: expect.any(String) },
+        ],
+      }),
+    );
+    expect(await counts()).toEqual(before);
   });
 
   it("400 for a material id the item does not have", async () => {
@@ -101,16 +124,25 @@ describe("bad input changes nothing and is answered with problem+json", () => {
   });
 
   it("404 for an unknown case on every case route, 400 for a malformed case number", async () => {
+    const notFound = (instance: string) =>
+      problemBody("case_not_found", "办件不存在", 404, "办件 TEST01-20261123-0099 不存在", instance, { caseNo: "TEST01-20261123-0099" });
     for (const path of ["", "/receipt", "/notice"]) {
       const res = await node.json(`/api/cases/TEST01-20261123-0099${path}`);
       expect(res.status).toBe(404);
-      expect(res.body).toMatchObject({ code: "case_not_found", caseNo: "TEST01-20261123-0099" });
+      expect(res.body).toEqual(notFound(`/api/cases/TEST01-20261123-0099${path}`));
     }
     const act = await node.post("/api/cases/TEST01-20261123-0099/actions", { action: "deliver" });
     expect(act.status).toBe(404);
+    expect(act.body).toEqual(notFound("/api/cases/TEST01-20261123-0099/actions"));
     const bad = await node.json("/api/cases/nonsense");
     expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ code: "validation_failed", field: "caseNo" });
+    expect(bad.body).toEqual(
+      problemBody("validation_failed", "请求参数不合法", 400, "字段 caseNo 不合法：办件编号格式应为 节点编码-yyyymmdd-序号", "/api/cases/nonsense", {
+        field: "caseNo",
+        errors: [{ field: "caseNo", message: "办件编号格式应为 节点编码-yyyymmdd-序号" }],
+      }),
+    );
+    expect(await counts()).toEqual({ cases: 0, events: 0 });
   });
 
   it("409 naming the state for an action that is invalid now, and nothing changes", async () => {
@@ -142,18 +174,70 @@ describe("bad input changes nothing and is answered with problem+json", () => {
     const before = await counts();
     const res = await node.post(`/api/cases/${created.body.caseNo}/actions`, { action: "decide", decision: "grant" });
     expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ code: "forbidden_role", role: "clerk", action: "decide", allowedRoles: ["approver"] });
+    expect(res.body).toEqual(
+      problemBody("forbidden_role", "当前角色无权执行该操作", 403, "角色 clerk 不能执行“办结决定”", `/api/cases/${created.body.caseNo}/actions`, {
+        role: "clerk",
+        action: "decide",
+        allowedRoles: ["approver"],
+      }),
+    );
     expect(await counts()).toEqual(before);
   });
 
   it("400 for an unknown action and for a refusal without a reason", async () => {
     const created = await node.post("/api/cases", { itemCode: promised.code, applicant, materials: [] });
-    const unknown = await node.post(`/api/cases/${created.body.caseNo}/actions`, { action: "approve" });
+    const instance = `/api/cases/${created.body.caseNo}/actions`;
+    const before = await counts();
+    const unknown = await node.post(instance, { action: "approve" });
     expect(unknown.status).toBe(400);
-    expect(unknown.body).toMatchObject({ code: "validation_failed", field: "action" });
-    const noReason = await node.post(`/api/cases/${created.body.caseNo}/actions`, { action: "refuse", reason: "  " });
+    const actions = "action 应为 accept、refuse、request-supplement、supplement、forward、opinion、escalate、suspend、resume、decide 或 deliver";
+    expect(unknown.body).toEqual(
+      problemBody("validation_failed", "请求参数不合法", 400, `字段 action 不合法：${actions}`, instance, { field: "action", errors: [{ field: "action", message: actions }] }),
+    );
+    const noReason = await node.post(instance, { action: "refuse", reason: "  " });
     expect(noReason.status).toBe(400);
-    expect(noReason.body).toMatchObject({ code: "validation_failed", field: "reason" });
+    expect(noReason.body).toEqual(
+      problemBody("validation_failed", "请求参数不合法", 400, "字段 reason 不合法：请填写不予受理的理由", instance, {
+        field: "reason",
+        errors: [{ field: "reason", message: "请填写不予受理的理由" }],
+      }),
+    );
+    expect(await counts()).toEqual(before);
+    expect((await node.json(`/api/cases/${created.body.caseNo}`)).body.state).toBe("supplement");
+  });
+
+  it("400 invalid_command for a one-time notice before acceptance that leaves out a missing material, and nothing changes", async () => {
+    // An online filing waits for the clerk's check (window intake lists every missing material by
+    // itself). Two required materials are missing; the clerk's notice names only one.
+    const opened = await intake(node.store.db, {
+      origin: node.code,
+      actor: "online",
+      channel: "online",
+      itemCode: promised.code,
+      applicant,
+      materials: ["id-card", "hukou"],
+      at: node.clock.now,
+    });
+    if (!opened.ok) throw new Error(`online filing failed: ${JSON.stringify(opened.error)}`);
+    const caseNo = opened.case.caseNo;
+    const view = await node.json(`/api/cases/${caseNo}`);
+    expect(view.body).toMatchObject({ state: "submitted", missing: [{ id: "relation" }, { id: "form" }] });
+    const before = await counts();
+
+    const res = await node.post(`/api/cases/${caseNo}/actions`, { action: "request-supplement", missing: ["relation"] });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe(PROBLEM);
+    expect(res.body).toEqual({
+      type: "https://tongban.example.cn/problems/invalid-command",
+      title: "操作参数不合法",
+      status: 400,
+      detail: "一次性告知须列明全部缺少的材料，还缺：form",
+      code: "invalid_command",
+      instance: `/api/cases/${caseNo}/actions`,
+      field: "missing",
+    });
+    expect(await counts()).toEqual(before);
+    expect((await node.json(`/api/cases/${caseNo}`)).body).toEqual(view.body);
   });
 
   it("409 for a notice when nothing is missing", async () => {
@@ -161,15 +245,26 @@ describe("bad input changes nothing and is answered with problem+json", () => {
     const created = await node.post("/api/cases", { itemCode: promised.code, applicant, materials: all });
     const res = await node.json(`/api/cases/${created.body.caseNo}/notice`);
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ code: "invalid_state", state: "accepted" });
+    expect(res.body).toEqual(
+      problemBody("invalid_state", "当前状态下不能执行该操作", 409, "本件材料齐全，没有需要一次性告知的材料", `/api/cases/${created.body.caseNo}/notice`, {
+        state: "accepted",
+        caseNo: created.body.caseNo,
+      }),
+    );
   });
 
   it("400 for bad list filters, 404 in problem form for unknown routes", async () => {
     const res = await node.json("/api/cases?light=blue");
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: "validation_failed", field: "light" });
+    expect(res.body).toEqual(
+      problemBody("validation_failed", "请求参数不合法", 400, "字段 light 不合法：light 应为 green、yellow 或 red", "/api/cases", {
+        field: "light",
+        errors: [{ field: "light", message: "light 应为 green、yellow 或 red" }],
+      }),
+    );
     const missing = await node.json("/api/nothing");
     expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ code: "not_found", status: 404 });
+    expect(missing.headers.get("content-type")).toBe(PROBLEM);
+    expect(missing.body).toEqual(problemBody("not_found", "资源不存在", 404, "没有这个地址：GET /api/nothing", "/api/nothing"));
   });
 });

@@ -71,7 +71,9 @@ export async function spawnNode(opts: { dir: string; code: string; city: string;
 export async function enrol(city: LocalCity, node: NodeProcess): Promise<void> {
   const identity = (await node.json("/api/node")).body;
   const res = await city.api("/api/admin/nodes", "admin", { body: { code: identity.code, name: identity.name, publicJwk: identity.publicJwk } });
-  expect([200, 201]).toContain(res.status);
+  // Every caller enrols a node it has just started under a fresh code: a first enrolment (201).
+  // A 200 would mean the city already held that code, i.e. tests sharing a node by accident.
+  expect(res.status).toBe(201);
 }
 
 type Fault = "drop-response" | "cut-request" | "kill-after-commit";

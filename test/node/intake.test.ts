@@ -2,7 +2,17 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { verifyChain } from "../../domain/events.js";
 import { getCaseEvents } from "../../store/cases.js";
-import { ID, startTestNode, type RunningNode } from "./helpers.js";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createNodeApp } from "../../edge-node/app.js";
+import { loadOrCreateIdentity } from "../../edge-node/identity.js";
+import { PushThread } from "../../edge-node/push-thread.js";
+import { SyncAgent } from "../../edge-node/sync.js";
+import { CachedReference } from "../../store/reference.js";
+import { eventually } from "./harness.js";
+import { ID, refusedPort, startTestNode, type RunningNode } from "./helpers.js";
+
+/** The push thread's script as `npm run edge` builds it (test/node/global-setup.ts builds it first). */
+const PUSH_WORKER = new URL("../../dist/push-worker.mjs", import.meta.url);
 
 const immediate = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township") && i.materials.some((m) => m.deferrable))!;
 const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township") && i.promisedLimit.unit === "day")!;
@@ -99,15 +109,10 @@ describe("window intake, happy path", () => {
     expect(res.status).toBe(201);
     expect(res.body.kind).toBe("promised");
     expect(res.body.state).toBe("accepted");
-    // Monday 23 Nov 2026: N working days later, no holidays in late Nov / early Dec (weekends skipped).
-    const days = promised.promisedLimit.value;
-    const expected = new Date(Date.UTC(2026, 10, 23));
-    for (let n = 0; n < days; ) {
-      expected.setUTCDate(expected.getUTCDate() + 1);
-      const dow = expected.getUTCDay();
-      if (dow !== 0 && dow !== 6) n++;
-    }
-    expect(res.body.deadline.date).toBe(expected.toISOString().slice(0, 10));
+    expect(promised.promisedLimit).toEqual({ value: 5, unit: "day" });
+    // Accepted Mon 2026-11-23 (the day of acceptance never counts), no holiday or 调休 in late
+    // November: Tue 24, Wed 25, Thu 26, Fri 27, Mon 30 → 17:30 Beijing on Mon 30.
+    expect(res.body.deadline).toEqual({ instant: "2026-11-30T09:30:00.000Z", date: "2026-11-30" });
     expect(res.body.availableActions).toEqual(["forward"]);
     const fwd = await node.post(`/api/cases/${res.body.caseNo}/actions`, { action: "forward" });
     expect(fwd.body).toMatchObject({ state: "in_review", reviewDepartments: [promised.departmentCode] });
@@ -115,6 +120,8 @@ describe("window intake, happy path", () => {
 
   it("prints a receipt with case number, query code, masked ID and promised date", async () => {
     const res = await node.post("/api/cases", { itemCode: promised.code, applicant, materials: required(promised) });
+    expect(res.status).toBe(201);
+    expect(promised.promisedLimit).toEqual({ value: 5, unit: "day" });
     const page = await fetch(`${node.url}/api/cases/${res.body.caseNo}/receipt`);
     expect(page.status).toBe(200);
     const html = await page.text();
@@ -123,8 +130,9 @@ describe("window intake, happy path", () => {
     expect(html).toContain(res.body.queryCode);
     expect(html).toContain("1101**********002X");
     expect(html).not.toContain(ID.zhang);
-    const [y, m, d] = res.body.deadline.date.split("-");
-    expect(html).toContain(`${y}年${Number(m)}月${Number(d)}日`);
+    // The clock is pinned at Mon 2026-11-23 10:00 Beijing; 5 working days after it are Tue 24,
+    // Wed 25, Thu 26, Fri 27 and Mon 30 (no holiday or 调休 in late November 2026).
+    expect(html).toContain("2026年11月30日");
     expect(html).toContain("测试镇便民服务中心");
   });
 
@@ -152,25 +160,83 @@ describe("window intake, happy path", () => {
     expect(await verifyChain(events)).toEqual([]);
   });
 
-  it("accepts cases while the city is unreachable and makes no network call on the intake path", async () => {
-    const fetchSpy = vi.fn(() => Promise.reject(new Error("network is down")));
-    vi.stubGlobal("fetch", fetchSpy);
-    const app = (await import("../../edge-node/app.js")).createNodeApp({
+  it("accepts cases while its sync agent runs against an unreachable city, and makes no network call on the intake path", async () => {
+    // Wired as edge-node/main.ts wires a node: identity, reference cache, a real SyncAgent with its
+    // push thread, the city at a port that refuses connections. Only the clock is the test's.
+    const identity = await loadOrCreateIdentity(node.dir);
+    const cityUrl = `http://127.0.0.1:${await refusedPort()}`;
+    const reference = new CachedReference(node.store.db);
+    const sync = new SyncAgent({
       db: node.store.db,
-      code: "TEST01",
-      name: "测试镇",
-      cityUrl: "http://127.0.0.1:9",
+      code: node.code,
+      cityUrl,
+      privateJwk: identity.privateJwk,
+      dbPath: node.store.path,
+      pushWorker: PUSH_WORKER,
+      intervalMs: 10_000,
+      onReferenceChanged: () => reference.invalidate(),
+    });
+    const app = createNodeApp({
+      db: node.store.db,
+      code: node.code,
+      name: "测试镇便民服务中心",
+      cityUrl,
+      publicJwk: identity.publicJwk,
+      privateKey: identity.privateKey,
+      sync,
+      reference,
       now: () => node.clock.now,
     });
-    const res = await app.request("/api/cases", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ itemCode: immediate.code, applicant, materials: required(immediate) }),
+
+    // The network as the intake request sees it: every fetch fails, and a call (or a push handed
+    // to the push thread) made on behalf of the request is counted. The agent's own loop runs in
+    // its own async context and is not the request's.
+    const request = new AsyncLocalStorage<string>();
+    const madeByRequest: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string | URL | Request) => {
+        if (request.getStore()) madeByRequest.push(`fetch ${input instanceof Request ? input.url : String(input)}`);
+        throw new TypeError("fetch failed (the test's network is down)");
+      }),
+    );
+    const send = PushThread.prototype.send;
+    const pushSpy = vi.spyOn(PushThread.prototype, "send").mockImplementation(function (this: PushThread, req) {
+      if (request.getStore()) madeByRequest.push("push");
+      return send.call(this, req);
     });
-    expect(res.status).toBe(201);
-    const receipt = await app.request(`/api/cases/${((await res.json()) as any).caseNo}/receipt`);
-    expect(receipt.status).toBe(200);
-    expect(fetchSpy).not.toHaveBeenCalled();
+
+    sync.start();
+    try {
+      // The agent has tried the city and gone offline before the applicant arrives.
+      await eventually(async () => (await sync.status()).lastError !== null, "the sync agent's first round failed");
+      expect(pushSpy).toHaveBeenCalled();
+      expect(await sync.status()).toMatchObject({ online: false, ackedSeq: 0, headSeq: 0 });
+
+      const res = await request.run("intake", () =>
+        app.request("/api/cases", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ itemCode: immediate.code, applicant, materials: required(immediate) }),
+        }),
+      );
+      expect(res.status).toBe(201);
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({
+        caseNo: "TEST01-20261123-0001",
+        kind: "immediate",
+        state: "accepted",
+        deadline: { instant: "2026-11-23T09:30:00.000Z", date: "2026-11-23" },
+        atCity: false,
+      });
+      const receipt = await request.run("receipt", () => app.request(`/api/cases/${body.caseNo}/receipt`));
+      expect(receipt.status).toBe(200);
+      expect(madeByRequest).toEqual([]);
+      expect(await sync.status()).toMatchObject({ online: false, pendingEvents: 1, headSeq: 1, ackedSeq: 0 });
+    } finally {
+      await sync.stop();
+      pushSpy.mockRestore();
+    }
   });
 
   it("keeps its cases across a restart and does not seed twice", async () => {
