@@ -275,7 +275,7 @@ describe("承诺件 (promised)", () => {
     f = act(f, { action: "decide", decision: "grant" }, "approver", WED_1000);
     expect(f.snap.state).toBe("decided");
     expect(f.snap.decision).toBe("grant");
-    f = act(f, { action: "deliver", method: "ems" }, "clerk", THU_1000);
+    f = act(f, { action: "deliver", method: "post" }, "clerk", THU_1000);
     expect(f.snap.state).toBe("delivered");
     expect(f.snap.kind).toBe("promised");
     expect(f.snap.deadlineAt).toBe("2026-03-16T09:30:00.000Z");
@@ -585,15 +585,30 @@ describe("补办件 (supplement)", () => {
     expect(g.snap).toMatchObject({ state: "supplement", kind: "supplement", missing: ["m-form", "m-id"], resumeState: "accepted" });
   });
 
-  it("a review-phase supplement is not complete until the requested material is handed in", () => {
-    // The approver asks for a (corrected) 申请表 although one was received at intake; handing in an
-    // unrelated photo must not end the supplement.
+  it("a review-phase supplement takes only what was asked for, and ends when the requested material is handed in", () => {
+    // The approver asks for a (corrected) 申请表 although one was received at intake; an unrelated
+    // photo is not a supplement (it was not asked for) and the case keeps waiting for the form.
     let f = act(open(ITEMS.promised, COMPLETE), { action: "forward" }, "clerk", MON_1030);
     f = act(f, { action: "request-supplement", missing: ["m-form"], note: "申请表填写有误，请重新提交" }, "approver", TUE_1000);
     expect(f.snap.missing).toEqual(["m-form"]);
-    f = act(f, { action: "supplement", materials: ["m-photo"] }, "applicant", WED_1000);
+    expect(errorOf(attempt(f, { action: "supplement", materials: ["m-photo"] }, "applicant", WED_1000))).toEqual({
+      code: "invalid_command",
+      field: "materials",
+      message: "以下材料不在待补正清单中：m-photo",
+    });
     expect(f.snap.state).toBe("supplement");
-    expect(f.snap.missing).toEqual(["m-form"]);
+    f = act(f, { action: "supplement", materials: ["m-form"] }, "applicant", WED_1000);
+    expect(f.snap.state).toBe("in_review");
+    expect(f.snap.missing).toEqual([]);
+  });
+
+  it("delivers at the window, by post or electronically, and nothing else", () => {
+    const f = act(open(ITEMS.immediate, ["m-id", "m-form"]), { action: "decide", decision: "grant" }, "clerk", MON_1030);
+    expect(errorOf(attempt(f, { action: "deliver", method: "pigeon" }, "clerk", MON_1100))).toEqual({
+      code: "invalid_command",
+      field: "method",
+      message: "送达方式应为 window、post、electronic 之一",
+    });
   });
 
   it("validates supplement commands", () => {
@@ -1002,7 +1017,7 @@ describe("applyEvent is deterministic", () => {
   function fullJointFlow(): Flow {
     let f = open(ITEMS.joint, ["m-photo"], { channel: "online" });
     f = act(f, { action: "request-supplement", missing: ["m-id", "m-form"] }, "clerk", MON_1030);
-    f = act(f, { action: "supplement", materials: ["m-id", "m-form", "m-cert"] }, "applicant", MON_1100);
+    f = act(f, { action: "supplement", materials: ["m-id", "m-form"] }, "applicant", MON_1100);
     f = act(f, { action: "forward" }, "clerk", MON_1400);
     f = act(f, { action: "opinion", department: "ZJJ", opinion: "agree" }, "approver", MON_1500);
     f = act(f, { action: "suspend", reason: "专家评审" }, "approver", TUE_1000);

@@ -13,7 +13,7 @@ import { asc, eq } from "drizzle-orm";
 import { newEd25519Jwk, publicJwk } from "../../domain/keys.js";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { caseEvents } from "../../schema/tables.js";
-import { intake } from "../../store/cases.js";
+import { intake, runCommand } from "../../store/cases.js";
 import { readEventRun, type SyncConnection } from "../../edge-node/backlog.js";
 import { openNodeDatabase, type NodeDatabase } from "../../edge-node/database.js";
 import { syncSigner } from "../../edge-node/jws.js";
@@ -29,7 +29,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tongban-backlog-"));
   store = await openNodeDatabase(dir);
   const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
-  const names = ["张三", '引号"与\\反斜杠', "𠮷野家 \u0001 控制符", "王五\n换行"];
+  // Control characters never enter an event (refused at the edge); line breaks and tabs may, in multi-line text.
+  const names = ["张三", '引号"与\\反斜杠', "𠮷野家", "王五·赵六"];
   for (const [i, name] of names.entries()) {
     const r = await intake(store.db, {
       origin: CODE,
@@ -42,6 +43,14 @@ beforeAll(async () => {
     });
     expect(r.ok).toBe(true);
   }
+  const denied = await runCommand(store.db, `${CODE}-20261102-0004`, {
+    origin: CODE,
+    actor: `window@${CODE}`,
+    role: "clerk",
+    at: new Date(Date.UTC(2026, 10, 2, 2, 0)),
+    command: { action: "decide", decision: "deny", reason: "不符合条件：\n第二行\t制表\r回车 \"引号\" \\ 𠮷" },
+  });
+  expect(denied.ok).toBe(true);
   const rows = await store.db.select().from(caseEvents).where(eq(caseEvents.origin, CODE)).orderBy(asc(caseEvents.seq));
   stored = rows.map(({ receivedAt: _r, ...e }) => e);
   conn = new Database(store.path, { readonly: true }) as unknown as SyncConnection & { close(): void };

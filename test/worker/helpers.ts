@@ -281,46 +281,63 @@ export class Chain {
     return new Date(CHAIN_EPOCH + this.events.length * 60_000);
   }
 
-  private async append(draft: { caseNo: string; type: string; payload: Record<string, unknown> }, at: Date): Promise<ChainedEvent> {
+  private async append(draft: { caseNo: string; type: string; payload: Record<string, unknown> }, at: Date, actor = `window@${this.origin}`): Promise<ChainedEvent> {
     const e = await chainEvent(this.head.hash, {
       origin: this.origin,
       seq: this.head.seq + 1,
       caseNo: draft.caseNo,
       type: draft.type,
       payload: draft.payload,
-      actor: `window@${this.origin}`,
+      actor,
       occurredAt: at.toISOString(),
     });
-    this.cases.set(draft.caseNo, applyEvent(this.cases.get(draft.caseNo) ?? null, draft));
+    try {
+      this.cases.set(draft.caseNo, applyEvent(this.cases.get(draft.caseNo) ?? null, draft));
+    } catch {
+      // A forged event may not even apply here; the chain still carries it, as a hostile node's would.
+    }
     this.events.push(e);
     return e;
   }
 
-  /** Window intake of a new case (complete materials: accepted at once). */
-  async open(opts: OpenOptions = {}): Promise<ChainedEvent> {
+  /**
+   * Chains an event exactly as given, bypassing the rules a real node applies: what a node running
+   * modified code (or an attacker with its key) could sign and push.
+   */
+  forge(draft: { caseNo: string; type: string; payload: Record<string, unknown> }, opts: { at?: Date; actor?: string } = {}): Promise<ChainedEvent> {
+    return this.append(draft, opts.at ?? this.nextAt(), opts.actor);
+  }
+
+  /** The event draft an honest `open` would make now (to be altered and forged). */
+  openDraft(opts: OpenOptions & { item?: typeof promisedItem } = {}): { caseNo: string; type: string; payload: Record<string, unknown>; at: Date } {
     const at = opts.at ?? this.nextAt();
-    this.caseCounter++;
-    // Numbered on the day of intake (Beijing), as a node numbers its cases.
-    const caseNo = opts.caseNo ?? formatCaseNo(this.origin, at, this.caseCounter);
-    const opened = openCase(calendar, itemForCase(), {
-      caseNo,
-      // A query code from the real alphabet, distinct per case (the result and track routes check its shape).
-      queryCode: queryCodeFrom(Uint8Array.from([this.caseCounter, this.caseCounter >> 8, 5, 7, 11, 13, 17, 19])),
+    const n = this.caseCounter + 1;
+    const opened = openCase(calendar, itemForCase(opts.item ?? promisedItem), {
+      caseNo: opts.caseNo ?? formatCaseNo(this.origin, at, n),
+      queryCode: queryCodeFrom(Uint8Array.from([n, n >> 8, 5, 7, 11, 13, 17, 19])),
       origin: this.origin,
       channel: "window",
-      applicant: { name: opts.applicantName ?? `申请人${this.caseCounter}`, idNumber: TEST_ID_NUMBER, phone: "13800000000" },
-      materials: opts.materials ?? completeMaterials(),
+      applicant: { name: opts.applicantName ?? `申请人${n}`, idNumber: TEST_ID_NUMBER, phone: "13800000000" },
+      materials: opts.materials ?? completeMaterials(opts.item ?? promisedItem),
       at,
     });
     if (!opened.ok) throw new Error(`openCase failed: ${JSON.stringify(opened.error)}`);
-    return this.append(opened.value.event, at);
+    this.caseCounter = n;
+    return { ...opened.value.event, at };
+  }
+
+  /** Window intake of a new case (complete materials: accepted at once). */
+  async open(opts: OpenOptions & { item?: typeof promisedItem } = {}): Promise<ChainedEvent> {
+    const { at, ...draft } = this.openDraft(opts);
+    return this.append(draft, at);
   }
 
   /** A command on one of this node's cases, decided against the node's own state. */
   async act(caseNo: string, cmd: CaseCommand, role: Role = "clerk", at: Date = this.nextAt()): Promise<ChainedEvent> {
     const c = this.cases.get(caseNo);
     if (!c) throw new Error(`${this.origin} does not hold case ${caseNo}`);
-    const decided = decide(c, cmd, { role, at, calendar, item: itemForCase() });
+    const item = seedItems.find((i) => i.code === c.itemCode)!;
+    const decided = decide(c, cmd, { role, at, calendar, item: itemForCase(item) });
     if (!decided.ok) throw new Error(`decide failed: ${JSON.stringify(decided.error)}`);
     return this.append(decided.value.event, at);
   }
