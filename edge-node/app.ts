@@ -15,7 +15,11 @@ import type { Db } from "../store/db.js";
 import { casesNotAtCity, replicaState } from "../store/replica.js";
 import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
+import { assetRoutes } from "../http/assets.js";
+import { LAYOUT_ASSETS } from "../http/layout.js";
+import { securityHeaders } from "../http/security.js";
 import { consolePage } from "./console.js";
+import { consoleScript } from "./console-script.js";
 import type { SyncAgent } from "./sync.js";
 
 export interface NodeAppDeps {
@@ -45,6 +49,8 @@ export function createNodeApp(deps: NodeAppDeps) {
   const reference = deps.reference ?? new CachedReference(deps.db);
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
+  // The same headers as the city, on every answer.
+  app.use(securityHeaders());
   app.use(async (c, next) => {
     const started = performance.now();
     await setVariables(c, next);
@@ -86,6 +92,7 @@ export function createNodeApp(deps: NodeAppDeps) {
   app.route("/", trackRoutes());
   app.route("/", catalogRoutes());
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `${deps.cityUrl}/track?caseNo=${encodeURIComponent(caseNo)}` }));
+  app.route("/", assetRoutes([...LAYOUT_ASSETS, consoleScript]));
   app.get("/", (c) => c.html(consolePage({ code: deps.code, name: deps.name })));
   return app;
 }
