@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
-import { call, problem, problemType } from "./helpers.js";
+import { bearer, call, problem, problemType } from "./helpers.js";
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGES = ["/", `/items/${seedItems[0]!.code}`, "/verify", "/reconcile", "/track"];
@@ -103,5 +103,28 @@ describe("GET /assets/:name", () => {
         instance: `/assets/${name}`,
       });
     }
+  });
+});
+
+describe("403 answers to staff say why in WWW-Authenticate (RFC 6750)", () => {
+  it("a valid token of another role: insufficient_scope", async () => {
+    const res = await call("/api/reconcile", { headers: await bearer("clerk") });
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="insufficient_scope"');
+    expect(await problem(res, 403)).toEqual({
+      type: problemType("forbidden"),
+      title: "无权执行该操作",
+      status: 403,
+      detail: "需要以下角色之一：supervisor、admin；当前令牌角色为 clerk",
+      code: "forbidden",
+      instance: "/api/reconcile",
+      requiredRoles: ["supervisor", "admin"],
+      role: "clerk",
+    });
+  });
+
+  it("a 403 that is not about a token (a wrong query code) does not ask for one", async () => {
+    const res = await call("/api/cases/ABC01-20261123-0001/result?queryCode=ABCDEFGH");
+    expect(res.headers.get("www-authenticate")).toBeNull();
+    expect(await problem(res, 403)).toMatchObject({ code: "forbidden", field: "queryCode" });
   });
 });
