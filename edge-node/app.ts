@@ -17,7 +17,7 @@ import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { assetRoutes } from "../http/assets.js";
 import { LAYOUT_ASSETS } from "../http/layout.js";
-import { securityHeaders } from "../http/security.js";
+import { allowedHosts, LOOPBACK_HOSTS, securityHeaders, type HostPolicy } from "../http/security.js";
 import { consolePage } from "./console.js";
 import { consoleScript } from "./console-script.js";
 import type { SyncAgent } from "./sync.js";
@@ -35,6 +35,8 @@ export interface NodeAppDeps {
   reference?: CachedReference;
   now?: () => Date;
   log?: boolean;
+  /** The names the node answers to (main.ts: `nodeHostNames`); default: the loopback names on any port. */
+  hosts?: HostPolicy;
 }
 
 /** Node's own SHA-256: synchronous, no round trip through the thread pool in the middle of a window request. */
@@ -49,8 +51,9 @@ export function createNodeApp(deps: NodeAppDeps) {
   const reference = deps.reference ?? new CachedReference(deps.db);
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
-  // The same headers as the city, on every answer.
+  // The same headers as the city, then what only a node on a LAN needs: it answers to its own names only.
   app.use(securityHeaders());
+  app.use(allowedHosts(deps.hosts ?? { names: LOOPBACK_HOSTS }));
   app.use(async (c, next) => {
     const started = performance.now();
     await setVariables(c, next);

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { ORIGIN_CODE_PATTERN, CITY_ORIGIN } from "../domain/case-number.js";
 import { MAX_PUSH_EVENTS } from "../domain/sync-protocol.js";
+import { parseHost } from "../http/security.js";
 
 export interface NodeConfig {
   port: number;
@@ -15,6 +16,8 @@ export interface NodeConfig {
   syncIntervalMs: number;
   /** Events per push: smaller keeps intake snappy during a catch-up, larger means fewer round trips. */
   pushBatch: number;
+  /** Extra names the node answers to (LAN names, a DNS alias), lower-case, without port. */
+  allowedHosts: string[];
 }
 
 export const DEFAULTS = {
@@ -28,7 +31,20 @@ export const DEFAULTS = {
   pushBatch: 1000,
 } as const;
 
-/** Parses `--port --host --data --code --name --city` (or TONGBAN_NODE_* variables); throws a readable error. */
+/** `--allowed-hosts a,b:8788,[fe80::1]`: names (and addresses) with an optional port that must be the node's own. */
+function parseAllowedHosts(text: string, port: number): string[] {
+  const names: string[] = [];
+  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+    // A bare IPv6 address has colons of its own: it cannot carry a port without brackets.
+    const h = parseHost(entry.split(":").length > 2 && !entry.startsWith("[") ? `[${entry}]` : entry);
+    if (!h) throw new Error(`--allowed-hosts 中的 "${entry}" 不是合法的主机名或地址`);
+    if (h.port !== null && h.port !== port) throw new Error(`--allowed-hosts 中 "${entry}" 的端口应为本节点端口 ${port}`);
+    names.push(h.name);
+  }
+  return names;
+}
+
+/** Parses the node's options (`--port --host --data --code --name --city …`, or TONGBAN_* variables); throws a readable error. */
 export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { values } = parseArgs({
     args: argv,
@@ -41,6 +57,7 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
       city: { type: "string" },
       "sync-interval": { type: "string" },
       "push-batch": { type: "string" },
+      "allowed-hosts": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -68,6 +85,7 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
   if (!Number.isInteger(pushBatch) || pushBatch < 1 || pushBatch > MAX_PUSH_EVENTS) throw new Error(`--push-batch 应为 1–${MAX_PUSH_EVENTS} 的整数，收到 "${batchText}"`);
   return {
     port,
+    allowedHosts: parseAllowedHosts(values["allowed-hosts"] ?? env.TONGBAN_NODE_ALLOWED_HOSTS ?? "", port),
     syncIntervalMs,
     pushBatch,
     host: values.host ?? env.TONGBAN_NODE_HOST ?? DEFAULTS.host,

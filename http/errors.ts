@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   conflict: { status: 409, title: "与现有数据冲突" },
   replayed_batch: { status: 409, title: "重放的同步批次" },
   sync_gap: { status: 409, title: "事件序号不连续" },
+  misdirected_request: { status: 421, title: "主机名不属于本服务" },
   internal: { status: 500, title: "服务器内部错误" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

@@ -1,6 +1,10 @@
-/** Web hardening shared by both shells: security headers with a strict CSP on every response. */
+/**
+ * Web hardening shared by both shells: security headers with a strict CSP on every response,
+ * and the node's Host allow-list (against DNS rebinding), which answers in problem+json.
+ */
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { AppError, problemResponse } from "./errors.js";
 
 /**
  * Pages load their scripts and styles from `/assets/*` only (http/assets.ts), so nothing inline
@@ -27,4 +31,45 @@ export function securityHeaders(): MiddlewareHandler {
     referrerPolicy: "no-referrer",
     permissionsPolicy: { camera: [], microphone: [], geolocation: [], payment: [], usb: [] },
   });
+}
+
+/** A `Host` value split into its lower-case name (IPv6 in brackets) and port; null when malformed. */
+export function parseHost(value: string): { name: string; port: number | null } | null {
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i.exec(value.trim());
+  if (!m) return null;
+  const port = m[2] === undefined ? null : Number(m[2]);
+  if (port !== null && port > 65535) return null;
+  // A trailing dot names the same host (an FQDN); browsers keep it in Host.
+  const name = m[1]!.toLowerCase().replace(/\.$/, "");
+  return name ? { name, port } : null;
+}
+
+/** The loopback names every node answers to. */
+export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"] as const;
+
+export interface HostPolicy {
+  /** Names and addresses this server answers to, as `parseHost` gives them (`[::1]`, `localhost`, …). */
+  names: Iterable<string>;
+  /** The port the server listens on: a Host that names a port must name this one. Omitted: any port. */
+  port?: () => number;
+}
+
+/**
+ * 421 for a request whose `Host` (and URL authority) is not one of ours: a page served from an
+ * attacker's name that resolves to the node (DNS rebinding) must not reach its API.
+ */
+export function allowedHosts(policy: HostPolicy): MiddlewareHandler {
+  const names = new Set([...policy.names].map((n) => n.toLowerCase()));
+  const ours = (value: string) => {
+    const h = parseHost(value);
+    return h !== null && names.has(h.name) && (h.port === null || !policy.port || h.port === policy.port());
+  };
+  return async (c, next) => {
+    // Browsers always send Host; a request without one is checked by the authority its URL was built from.
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    if (!ours(host) || !ours(new URL(c.req.url).host)) {
+      return problemResponse(c, new AppError("misdirected_request", `本服务不接受主机名 ${host || "（空）"} 的请求，请使用本机配置的地址访问`, { host }));
+    }
+    await next();
+  };
 }

@@ -65,6 +65,19 @@ describe("parseNodeConfig", () => {
     expect(c).toMatchObject({ port: 8788, code: "DEMO01", cityUrl: "http://127.0.0.1:8787", host: "127.0.0.1" });
     expect(c.dataDir.endsWith(join("data", "edge"))).toBe(true);
   });
+  it("reads --allowed-hosts (or TONGBAN_NODE_ALLOWED_HOSTS): names lower-case, a port only if it is the node's", () => {
+    expect(parseNodeConfig([], {}).allowedHosts).toEqual([]);
+    expect(parseNodeConfig(["--port", "8790", "--allowed-hosts", "Hall-PC.lan, tongban.lan:8790,192.168.1.20,[fe80::1]:8790,fe80::2"], {}).allowedHosts).toEqual([
+      "hall-pc.lan",
+      "tongban.lan",
+      "192.168.1.20",
+      "[fe80::1]",
+      "[fe80::2]",
+    ]);
+    expect(parseNodeConfig([], { TONGBAN_NODE_ALLOWED_HOSTS: "hall-pc" }).allowedHosts).toEqual(["hall-pc"]);
+    expect(() => parseNodeConfig(["--allowed-hosts", "hall-pc:9000"], {})).toThrow('--allowed-hosts 中 "hall-pc:9000" 的端口应为本节点端口 8788');
+    expect(() => parseNodeConfig(["--allowed-hosts", "http://hall-pc/"], {})).toThrow('--allowed-hosts 中的 "http://hall-pc/" 不是合法的主机名或地址');
+  });
   it("rejects bad codes and city URLs", () => {
     expect(() => parseNodeConfig(["--code", "CITY"], {})).toThrow("--code");
     expect(() => parseNodeConfig(["--code", "a-b"], {})).toThrow("--code");

@@ -1,18 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
-import { ID, startTestNode, type RunningNode } from "./helpers.js";
+import { nodeHostNames } from "../../edge-node/hosts.js";
+import { ID, rawRequest, startTestNode, type RunningNode } from "./helpers.js";
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PROBLEM = "application/problem+json; charset=utf-8";
 const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township"))!;
 const intake = { itemCode: promised.code, applicant: { name: "李四", idNumber: ID.li, phone: "13800138000" }, materials: [] as string[] };
+const problemType = (code: string) => `https://tongban.example.cn/problems/${code.replaceAll("_", "-")}`;
 
 let node: RunningNode;
+let port: number;
 beforeEach(async () => {
-  node = await startTestNode();
+  node = await startTestNode({ allowedHosts: ["hall-pc.lan"] });
+  port = Number(new URL(node.url).port);
 });
 afterEach(async () => {
   await node.close();
 });
+
+async function caseCount(): Promise<number> {
+  return Number((await node.store.client.execute("select count(*) as n from cases")).rows[0]!.n);
+}
 
 /** Everything in a page that a strict CSP would block: inline scripts, inline styles, event handler attributes. */
 function inlineCode(page: string): string[] {
@@ -61,5 +70,66 @@ describe("security headers and CSP-clean pages on the node", () => {
     const receipt = await (await fetch(node.url + created.body.receiptUrl)).text();
     expect(receipt).toContain('<p class="noprint"><button type="button" data-print>打印</button></p>');
     expect(await (await fetch(node.url + "/assets/print.js")).text()).toContain('document.querySelectorAll("button[data-print]")');
+  });
+});
+
+describe("the node answers to its own host names only (DNS rebinding)", () => {
+  const misdirected = (host: string, instance: string) => ({
+    type: problemType("misdirected_request"),
+    title: "主机名不属于本服务",
+    status: 421,
+    detail: `本服务不接受主机名 ${host} 的请求，请使用本机配置的地址访问`,
+    code: "misdirected_request",
+    instance,
+    host,
+  });
+
+  it("421 problem for a foreign Host, on reads and writes alike, and nothing is written", async () => {
+    const host = `attacker.example:${port}`;
+    const read = await rawRequest(node.url, "/api/cases", { headers: { host } });
+    expect(read.status).toBe(421);
+    expect(read.headers["content-type"]).toBe(PROBLEM);
+    expect(read.headers["content-security-policy"]).toBe(CSP);
+    expect(read.body).toEqual(misdirected(host, "/api/cases"));
+
+    const write = await rawRequest(node.url, "/api/cases", { method: "POST", headers: { host, "content-type": "application/json" }, body: JSON.stringify(intake) });
+    expect(write.status).toBe(421);
+    expect(write.body).toEqual(misdirected(host, "/api/cases"));
+    expect(await caseCount()).toBe(0);
+  });
+
+  it("421 for one of its names on another port", async () => {
+    const res = await rawRequest(node.url, "/", { headers: { host: "127.0.0.1:1" } });
+    expect(res.status).toBe(421);
+    expect(res.body).toEqual(misdirected("127.0.0.1:1", "/"));
+  });
+
+  it("answers to the loopback names, with or without the port, in any case, and to --allowed-hosts", async () => {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "localhost", `LocalHost:${port}`, `[::1]:${port}`, `hall-pc.lan:${port}`, "hall-pc.lan."]) {
+      const res = await rawRequest(node.url, "/healthz", { headers: { host } });
+      expect({ host, status: res.status, body: res.body }).toEqual({ host, status: 200, body: { ok: true, node: "TEST01" } });
+    }
+  });
+});
+
+describe("nodeHostNames", () => {
+  const machine = { hostname: "Hall-PC", addresses: ["127.0.0.1", "192.168.1.20", "::1", "fe80::a00:27ff:fe4e:66a1"] };
+  it("on loopback: the loopback names, --host, the machine's name and --allowed-hosts, not its LAN addresses", () => {
+    expect(nodeHostNames({ host: "127.0.0.1", allowedHosts: ["tongban.lan"] }, machine)).toEqual(["localhost", "127.0.0.1", "[::1]", "hall-pc", "tongban.lan"]);
+  });
+  it("on every interface: every interface address too (IPv6 in brackets)", () => {
+    expect(nodeHostNames({ host: "0.0.0.0", allowedHosts: [] }, machine)).toEqual([
+      "localhost",
+      "127.0.0.1",
+      "[::1]",
+      "0.0.0.0",
+      "hall-pc",
+      "192.168.1.20",
+      "[fe80::a00:27ff:fe4e:66a1]",
+    ]);
+    expect(nodeHostNames({ host: "::", allowedHosts: [] }, machine)).toContain("192.168.1.20");
+  });
+  it("bound to one LAN address: that address", () => {
+    expect(nodeHostNames({ host: "192.168.1.20", allowedHosts: [] }, machine)).toEqual(["localhost", "127.0.0.1", "[::1]", "192.168.1.20", "hall-pc"]);
   });
 });
