@@ -17,7 +17,7 @@ import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { assetRoutes } from "../http/assets.js";
 import { LAYOUT_ASSETS } from "../http/layout.js";
-import { allowedHosts, LOOPBACK_HOSTS, securityHeaders, type HostPolicy } from "../http/security.js";
+import { allowedHosts, LOOPBACK_HOSTS, sameOriginJsonWrites, securityHeaders, type HostPolicy } from "../http/security.js";
 import { consolePage } from "./console.js";
 import { consoleScript } from "./console-script.js";
 import type { SyncAgent } from "./sync.js";
@@ -51,9 +51,11 @@ export function createNodeApp(deps: NodeAppDeps) {
   const reference = deps.reference ?? new CachedReference(deps.db);
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
-  // The same headers as the city, then what only a node on a LAN needs: it answers to its own names only.
+  // The same headers as the city, then what only a node on a LAN needs: it answers to its own
+  // names only, and a state change must be a same-origin JSON request.
   app.use(securityHeaders());
   app.use(allowedHosts(deps.hosts ?? { names: LOOPBACK_HOSTS }));
+  app.use(sameOriginJsonWrites());
   app.use(async (c, next) => {
     const started = performance.now();
     await setVariables(c, next);

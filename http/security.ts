@@ -1,6 +1,7 @@
 /**
  * Web hardening shared by both shells: security headers with a strict CSP on every response,
- * and the node's Host allow-list (against DNS rebinding), which answers in problem+json.
+ * the node's Host allow-list (against DNS rebinding) and the write guard (no cross-site and no
+ * form-encoded state changes). Each answers in problem+json.
  */
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
@@ -69,6 +70,36 @@ export function allowedHosts(policy: HostPolicy): MiddlewareHandler {
     const host = c.req.header("host") ?? new URL(c.req.url).host;
     if (!ours(host) || !ours(new URL(c.req.url).host)) {
       return problemResponse(c, new AppError("misdirected_request", `本服务不接受主机名 ${host || "（空）"} 的请求，请使用本机配置的地址访问`, { host }));
+    }
+    await next();
+  };
+}
+
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Every state change must come from this origin and carry a JSON body type. A cross-site form or
+ * a bodiless `fetch(…, { method: "POST", mode: "no-cors" })` can send neither without a CORS
+ * preflight, which nothing here answers: 403 `cross_site` for another origin, 415 otherwise.
+ */
+export function sameOriginJsonWrites(opts: { mediaTypes?: readonly string[] } = {}): MiddlewareHandler {
+  const types = new Set((opts.mediaTypes ?? ["application/json"]).map((t) => t.toLowerCase()));
+  return async (c, next) => {
+    if (!WRITES.has(c.req.method)) return next();
+    const origin = c.req.header("origin");
+    const own = new URL(c.req.url).origin;
+    if (c.req.header("sec-fetch-site") === "cross-site" || (origin !== undefined && origin !== own)) {
+      return problemResponse(c, new AppError("cross_site", `拒绝来自其他网站的写操作（来源 ${origin ?? "跨站"}），请在本系统页面中操作`, { origin: origin ?? null }));
+    }
+    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (!types.has(type)) {
+      return problemResponse(
+        c,
+        new AppError("unsupported_media_type", `写操作的请求必须是 ${[...types].join(" 或 ")}（Content-Type），收到 ${type || "（无）"}`, {
+          field: "content-type",
+          accepted: [...types],
+        }),
+      );
     }
     await next();
   };

@@ -38,10 +38,22 @@ describe("bad input changes nothing and is answered with problem+json", () => {
     expect(await counts()).toEqual(before);
   });
 
-  it("400 without a JSON content type", async () => {
+  it("415 without a JSON content type (the node's write guard answers before the route)", async () => {
+    const before = await counts();
     const res = await node.json("/api/cases", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: "bad_request", field: "body" });
+    expect(res.status).toBe(415);
+    expect(res.headers.get("content-type")).toBe(PROBLEM);
+    expect(res.body).toEqual({
+      type: "https://tongban.example.cn/problems/unsupported-media-type",
+      title: "不支持的请求内容类型",
+      status: 415,
+      detail: "写操作的请求必须是 application/json（Content-Type），收到 text/plain",
+      code: "unsupported_media_type",
+      instance: "/api/cases",
+      field: "content-type",
+      accepted: ["application/json"],
+    });
+    expect(await counts()).toEqual(before);
   });
 
   it("400 naming the field for an ID number with a wrong check digit", async () => {

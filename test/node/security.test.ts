@@ -133,3 +133,79 @@ describe("nodeHostNames", () => {
     expect(nodeHostNames({ host: "192.168.1.20", allowedHosts: [] }, machine)).toEqual(["localhost", "127.0.0.1", "[::1]", "192.168.1.20", "hall-pc"]);
   });
 });
+
+describe("state changes only from the node's own pages, as JSON", () => {
+  it("415 problem for a write that is not JSON (a form post, text/plain), and nothing is written", async () => {
+    for (const [type, label] of [
+      ["text/plain", "text/plain"],
+      ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded"],
+      ["multipart/form-data; boundary=x", "multipart/form-data"],
+    ] as const) {
+      const res = await rawRequest(node.url, "/api/cases", { method: "POST", headers: { "content-type": type }, body: JSON.stringify(intake) });
+      expect(res.status).toBe(415);
+      expect(res.headers["content-type"]).toBe(PROBLEM);
+      expect(res.body).toEqual({
+        type: problemType("unsupported_media_type"),
+        title: "不支持的请求内容类型",
+        status: 415,
+        detail: `写操作的请求必须是 application/json（Content-Type），收到 ${label}`,
+        code: "unsupported_media_type",
+        instance: "/api/cases",
+        field: "content-type",
+        accepted: ["application/json"],
+      });
+    }
+    expect(await caseCount()).toBe(0);
+  });
+
+  it("415 for a bodiless POST (what a cross-site <form> or no-cors fetch can send to /api/sync/now)", async () => {
+    const res = await rawRequest(node.url, "/api/sync/now", { method: "POST" });
+    expect(res.status).toBe(415);
+    expect(res.body).toMatchObject({ code: "unsupported_media_type", detail: "写操作的请求必须是 application/json（Content-Type），收到 （无）", instance: "/api/sync/now" });
+  });
+
+  it("403 problem for a write from another origin, even as JSON, and nothing is written", async () => {
+    const res = await rawRequest(node.url, "/api/cases", {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://attacker.example" },
+      body: JSON.stringify(intake),
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers["content-type"]).toBe(PROBLEM);
+    expect(res.body).toEqual({
+      type: problemType("cross_site"),
+      title: "拒绝跨站请求",
+      status: 403,
+      detail: "拒绝来自其他网站的写操作（来源 http://attacker.example），请在本系统页面中操作",
+      code: "cross_site",
+      instance: "/api/cases",
+      origin: "http://attacker.example",
+    });
+    // The same host on another port is another origin too.
+    const otherPort = await rawRequest(node.url, "/api/cases", { method: "POST", headers: { "content-type": "application/json", origin: "http://127.0.0.1:1" }, body: "{}" });
+    expect(otherPort.body).toMatchObject({ status: 403, code: "cross_site", origin: "http://127.0.0.1:1" });
+    const fetchMeta = await rawRequest(node.url, "/api/sync/now", { method: "POST", headers: { "content-type": "application/json", "sec-fetch-site": "cross-site" }, body: "{}" });
+    expect(fetchMeta.body).toEqual({
+      type: problemType("cross_site"),
+      title: "拒绝跨站请求",
+      status: 403,
+      detail: "拒绝来自其他网站的写操作（来源 跨站），请在本系统页面中操作",
+      code: "cross_site",
+      instance: "/api/sync/now",
+      origin: null,
+    });
+    expect(await caseCount()).toBe(0);
+  });
+
+  it("takes a JSON write from its own origin (what the console sends), and any read from anywhere", async () => {
+    const own = await rawRequest(node.url, "/api/cases", {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8", origin: node.url, "sec-fetch-site": "same-origin" },
+      body: JSON.stringify(intake),
+    });
+    expect(own.status).toBe(201);
+    const read = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site" } });
+    expect(read.status).toBe(200);
+    expect(read.body.total).toBe(1);
+  });
+});
