@@ -17,7 +17,7 @@ import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { assetRoutes } from "../http/assets.js";
 import { LAYOUT_ASSETS } from "../http/layout.js";
-import { allowedHosts, LOOPBACK_HOSTS, sameOriginJsonWrites, securityHeaders, type HostPolicy } from "../http/security.js";
+import { allowedHosts, bodySizeLimit, LOOPBACK_HOSTS, sameOriginJsonWrites, securityHeaders, type HostPolicy } from "../http/security.js";
 import { consolePage } from "./console.js";
 import { consoleScript } from "./console-script.js";
 import type { SyncAgent } from "./sync.js";
@@ -39,6 +39,9 @@ export interface NodeAppDeps {
   hosts?: HostPolicy;
 }
 
+/** The largest request body a node takes: an intake or an action is a few KB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 /** Node's own SHA-256: synchronous, no round trip through the thread pool in the middle of a window request. */
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
@@ -52,10 +55,11 @@ export function createNodeApp(deps: NodeAppDeps) {
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
   // The same headers as the city, then what only a node on a LAN needs: it answers to its own
-  // names only, and a state change must be a same-origin JSON request.
+  // names only, and a state change must be a same-origin JSON request of bounded size.
   app.use(securityHeaders());
   app.use(allowedHosts(deps.hosts ?? { names: LOOPBACK_HOSTS }));
   app.use(sameOriginJsonWrites());
+  app.use(bodySizeLimit(MAX_BODY_BYTES));
   app.use(async (c, next) => {
     const started = performance.now();
     await setVariables(c, next);

@@ -18,6 +18,12 @@ export interface NodeConfig {
   pushBatch: number;
   /** Extra names the node answers to (LAN names, a DNS alias), lower-case, without port. */
   allowedHosts: string[];
+  /** A client must send its request headers within this (slowloris). */
+  headersTimeoutMs: number;
+  /** …and its whole request, body included, within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -29,7 +35,17 @@ export const DEFAULTS = {
   cityUrl: "http://127.0.0.1:8787",
   syncIntervalMs: 10_000,
   pushBatch: 1000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
 } as const;
+
+/** A whole number of milliseconds of at least `min`, from an option or its variable. */
+function millis(option: string, text: string, min: number): number {
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < min) throw new Error(`--${option} 应为不小于 ${min} 的毫秒数，收到 "${text}"`);
+  return ms;
+}
 
 /** `--allowed-hosts a,b:8788,[fe80::1]`: names (and addresses) with an optional port that must be the node's own. */
 function parseAllowedHosts(text: string, port: number): string[] {
@@ -58,6 +74,9 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
       "sync-interval": { type: "string" },
       "push-batch": { type: "string" },
       "allowed-hosts": { type: "string" },
+      "headers-timeout": { type: "string" },
+      "request-timeout": { type: "string" },
+      "keep-alive-timeout": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -83,9 +102,17 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
   const batchText = values["push-batch"] ?? env.TONGBAN_PUSH_BATCH ?? String(DEFAULTS.pushBatch);
   const pushBatch = Number(batchText);
   if (!Number.isInteger(pushBatch) || pushBatch < 1 || pushBatch > MAX_PUSH_EVENTS) throw new Error(`--push-batch 应为 1–${MAX_PUSH_EVENTS} 的整数，收到 "${batchText}"`);
+  const headersTimeoutMs = millis("headers-timeout", values["headers-timeout"] ?? env.TONGBAN_NODE_HEADERS_TIMEOUT_MS ?? String(DEFAULTS.headersTimeoutMs), 100);
+  const requestTimeoutMs = millis("request-timeout", values["request-timeout"] ?? env.TONGBAN_NODE_REQUEST_TIMEOUT_MS ?? String(DEFAULTS.requestTimeoutMs), 100);
+  // Node refuses a header timeout longer than the request timeout; say so in the node's words.
+  if (headersTimeoutMs > requestTimeoutMs) throw new Error(`--headers-timeout（${headersTimeoutMs}）不能大于 --request-timeout（${requestTimeoutMs}）`);
+  const keepAliveTimeoutMs = millis("keep-alive-timeout", values["keep-alive-timeout"] ?? env.TONGBAN_NODE_KEEP_ALIVE_TIMEOUT_MS ?? String(DEFAULTS.keepAliveTimeoutMs), 100);
   return {
     port,
     allowedHosts: parseAllowedHosts(values["allowed-hosts"] ?? env.TONGBAN_NODE_ALLOWED_HOSTS ?? "", port),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs,
     syncIntervalMs,
     pushBatch,
     host: values.host ?? env.TONGBAN_NODE_HOST ?? DEFAULTS.host,

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   conflict: { status: 409, title: "与现有数据冲突" },
   replayed_batch: { status: 409, title: "重放的同步批次" },
   sync_gap: { status: 409, title: "事件序号不连续" },
+  payload_too_large: { status: 413, title: "请求体过大" },
   unsupported_media_type: { status: 415, title: "不支持的请求内容类型" },
   misdirected_request: { status: 421, title: "主机名不属于本服务" },
   internal: { status: 500, title: "服务器内部错误" },

@@ -1,9 +1,10 @@
 /**
  * Web hardening shared by both shells: security headers with a strict CSP on every response,
- * the node's Host allow-list (against DNS rebinding) and the write guard (no cross-site and no
- * form-encoded state changes). Each answers in problem+json.
+ * the node's Host allow-list (against DNS rebinding), the write guard (no cross-site and no
+ * form-encoded state changes) and a request body limit. Each answers in problem+json.
  */
 import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { AppError, problemResponse } from "./errors.js";
 
@@ -103,4 +104,12 @@ export function sameOriginJsonWrites(opts: { mediaTypes?: readonly string[] } = 
     }
     await next();
   };
+}
+
+/** 413 problem for a request body over `maxBytes` (declared or streamed). */
+export function bodySizeLimit(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) => problemResponse(c, new AppError("payload_too_large", `请求体超过 ${maxBytes} 字节的上限`, { limit: maxBytes })),
+  });
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
+import { MAX_BODY_BYTES } from "../../edge-node/app.js";
 import { nodeHostNames } from "../../edge-node/hosts.js";
 import { ID, rawRequest, startTestNode, type RunningNode } from "./helpers.js";
 
@@ -207,5 +208,31 @@ describe("state changes only from the node's own pages, as JSON", () => {
     const read = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site" } });
     expect(read.status).toBe(200);
     expect(read.body.total).toBe(1);
+  });
+});
+
+describe("request body limit", () => {
+  it("413 problem for a body over 1 MiB, declared or streamed, and nothing is written", async () => {
+    const big = JSON.stringify({ ...intake, padding: "x".repeat(MAX_BODY_BYTES) });
+    const expected = {
+      type: problemType("payload_too_large"),
+      title: "请求体过大",
+      status: 413,
+      detail: "请求体超过 1048576 字节的上限",
+      code: "payload_too_large",
+      instance: "/api/cases",
+      limit: 1048576,
+    };
+    const declared = await rawRequest(node.url, "/api/cases", { method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(big)) }, body: big });
+    expect(declared.status).toBe(413);
+    expect(declared.headers["content-type"]).toBe(PROBLEM);
+    expect(declared.body).toEqual(expected);
+    const streamed = await rawRequest(node.url, "/api/cases", { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" }, body: big });
+    expect(streamed.status).toBe(413);
+    expect(streamed.body).toEqual(expected);
+    expect(await caseCount()).toBe(0);
+    // Just under the limit is an ordinary request.
+    const fine = await node.post("/api/cases", { ...intake, padding: "x".repeat(1000) });
+    expect(fine.status).toBe(201);
   });
 });
