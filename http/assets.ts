@@ -18,7 +18,7 @@ export interface Asset {
   href: string;
 }
 
-const CONTENT_TYPES = { js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" } as const;
+const CONTENT_TYPES = { js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8", svg: "image/svg+xml" } as const;
 
 /**
  * cyrb53, a fast 53-bit string hash: computed synchronously at module load in workerd and Node
@@ -37,10 +37,10 @@ function contentHash(text: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-/** Declares an asset; its name ends in `.js` or `.css`, which sets its content type. */
+/** Declares an asset; its name ends in `.js`, `.css` or `.svg`, which sets its content type. */
 export function asset(name: string, body: string): Asset {
-  const ext = /\.(js|css)$/.exec(name)?.[1] as keyof typeof CONTENT_TYPES | undefined;
-  if (!ext || !/^[a-z0-9-]+\.(js|css)$/.test(name)) throw new Error(`asset name must be lower-case and end in .js or .css: ${name}`);
+  const ext = /^[a-z0-9-]+\.(js|css|svg)$/.exec(name)?.[1] as keyof typeof CONTENT_TYPES | undefined;
+  if (!ext) throw new Error(`asset name must be lower-case and end in .js, .css or .svg: ${name}`);
   const version = contentHash(body);
   return { name, contentType: CONTENT_TYPES[ext], body, version, href: `/assets/${name}?v=${version}` };
 }

@@ -43,15 +43,25 @@ export const printScript = asset(
 `,
 );
 
+/**
+ * The tab icon, a red square with 通: without one, browsers fetch /favicon.ico on every first
+ * visit and log its 404 as an error on the page.
+ */
+export const favicon = asset(
+  "favicon.svg",
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#b71c1c"/><text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" font-family="sans-serif">通</text></svg>
+`,
+);
+
 /** What `page` and `a4Document` link to: every shell serves these. */
-export const LAYOUT_ASSETS = [siteCss, a4Css, printScript] as const;
+export const LAYOUT_ASSETS = [siteCss, a4Css, printScript, favicon] as const;
 
 /** A complete page with the site header. */
 export function page(title: string, body: Body, opts: { nav?: Body } = {}) {
   return html`<!doctype html>
 <html lang="zh-CN">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title>${styleTag(siteCss)}</head>
+<title>${title}</title>${styleTag(siteCss)}<link rel="icon" href="${favicon.href}"></head>
 <body>
 <header class="top"><span class="brand">通办 · 政务服务</span>${opts.nav ?? ""}</header>
 <main>${body}</main>
@@ -63,7 +73,7 @@ export function a4Document(title: string, body: Body) {
   return html`<!doctype html>
 <html lang="zh-CN">
 <head><meta charset="utf-8"><title>${title}</title>
-${styleTag(a4Css)}</head>
+${styleTag(a4Css)}<link rel="icon" href="${favicon.href}"></head>
 <body><div class="sheet">${body}
 <p class="noprint"><button type="button" data-print>打印</button></p></div>${scriptTag(printScript)}</body></html>`;
 }

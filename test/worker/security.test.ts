@@ -92,6 +92,15 @@ describe("GET /assets/:name", () => {
     expect(await revalidated.text()).toBe("");
   });
 
+  it("serves the tab icon every page links (else browsers log a /favicon.ico 404 on each first visit)", async () => {
+    const page = await (await call("/")).text();
+    const href = /<link rel="icon" href="(\/assets\/favicon\.svg\?v=\w+)">/.exec(page)![1]!;
+    const icon = await call(href);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toBe("image/svg+xml");
+    expect(await icon.text()).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  });
+
   it("404 problem for an asset that does not exist, and the node's console script is not the city's", async () => {
     for (const name of ["nope.js", "console.js"]) {
       expect(await problem(await call(`/assets/${name}`), 404)).toEqual({
