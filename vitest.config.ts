@@ -16,10 +16,11 @@ export default defineConfig({
   test: {
     projects: [
       {
-        // Pure domain core and the township node (real libSQL files, real HTTP on 127.0.0.1).
+        // Pure domain core, the township node (real libSQL files, real HTTP on 127.0.0.1) and
+        // every page in chromium against a real city and node.
         test: {
           name: "node",
-          include: ["test/domain/**/*.test.ts", "test/node/**/*.test.ts"],
+          include: ["test/domain/**/*.test.ts", "test/node/**/*.test.ts", "test/browser/**/*.test.ts"],
           environment: "node",
           globalSetup: ["./test/node/global-setup.ts"],
           testTimeout: 30_000,

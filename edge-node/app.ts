@@ -15,7 +15,11 @@ import type { Db } from "../store/db.js";
 import { casesNotAtCity, replicaState } from "../store/replica.js";
 import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
+import { assetRoutes } from "../http/assets.js";
+import { LAYOUT_ASSETS } from "../http/layout.js";
+import { allowedHosts, bodySizeLimit, LOOPBACK_HOSTS, sameOriginJsonWrites, securityHeaders, type HostPolicy } from "../http/security.js";
 import { consolePage } from "./console.js";
+import { consoleScript } from "./console-script.js";
 import type { SyncAgent } from "./sync.js";
 
 export interface NodeAppDeps {
@@ -31,7 +35,12 @@ export interface NodeAppDeps {
   reference?: CachedReference;
   now?: () => Date;
   log?: boolean;
+  /** The names the node answers to (main.ts: `nodeHostNames`); default: the loopback names on any port. */
+  hosts?: HostPolicy;
 }
+
+/** The largest request body a node takes: an intake or an action is a few KB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Node's own SHA-256: synchronous, no round trip through the thread pool in the middle of a window request. */
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
@@ -45,6 +54,12 @@ export function createNodeApp(deps: NodeAppDeps) {
   const reference = deps.reference ?? new CachedReference(deps.db);
   const app = new Hono<CaseEnv>();
   if (deps.log) app.use(logger());
+  // The same headers as the city, then what only a node on a LAN needs: it answers to its own
+  // names only, and a state change must be a same-origin JSON request of bounded size.
+  app.use(securityHeaders());
+  app.use(allowedHosts(deps.hosts ?? { names: LOOPBACK_HOSTS }));
+  app.use(sameOriginJsonWrites());
+  app.use(bodySizeLimit(MAX_BODY_BYTES));
   app.use(async (c, next) => {
     const started = performance.now();
     await setVariables(c, next);
@@ -86,6 +101,7 @@ export function createNodeApp(deps: NodeAppDeps) {
   app.route("/", trackRoutes());
   app.route("/", catalogRoutes());
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `${deps.cityUrl}/track?caseNo=${encodeURIComponent(caseNo)}` }));
+  app.route("/", assetRoutes([...LAYOUT_ASSETS, consoleScript]));
   app.get("/", (c) => c.html(consolePage({ code: deps.code, name: deps.name })));
   return app;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { ORIGIN_CODE_PATTERN, CITY_ORIGIN } from "../domain/case-number.js";
 import { MAX_PUSH_EVENTS } from "../domain/sync-protocol.js";
+import { parseHost } from "../http/security.js";
 
 export interface NodeConfig {
   port: number;
@@ -15,6 +16,14 @@ export interface NodeConfig {
   syncIntervalMs: number;
   /** Events per push: smaller keeps intake snappy during a catch-up, larger means fewer round trips. */
   pushBatch: number;
+  /** Extra names the node answers to (LAN names, a DNS alias), lower-case, without port. */
+  allowedHosts: string[];
+  /** A client must send its request headers within this (slowloris). */
+  headersTimeoutMs: number;
+  /** …and its whole request, body included, within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -26,9 +35,32 @@ export const DEFAULTS = {
   cityUrl: "http://127.0.0.1:8787",
   syncIntervalMs: 10_000,
   pushBatch: 1000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
 } as const;
 
-/** Parses `--port --host --data --code --name --city` (or TONGBAN_NODE_* variables); throws a readable error. */
+/** A whole number of milliseconds of at least `min`, from an option or its variable. */
+function millis(option: string, text: string, min: number): number {
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < min) throw new Error(`--${option} 应为不小于 ${min} 的毫秒数，收到 "${text}"`);
+  return ms;
+}
+
+/** `--allowed-hosts a,b:8788,[fe80::1]`: names (and addresses) with an optional port that must be the node's own. */
+function parseAllowedHosts(text: string, port: number): string[] {
+  const names: string[] = [];
+  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+    // A bare IPv6 address has colons of its own: it cannot carry a port without brackets.
+    const h = parseHost(entry.split(":").length > 2 && !entry.startsWith("[") ? `[${entry}]` : entry);
+    if (!h) throw new Error(`--allowed-hosts 中的 "${entry}" 不是合法的主机名或地址`);
+    if (h.port !== null && h.port !== port) throw new Error(`--allowed-hosts 中 "${entry}" 的端口应为本节点端口 ${port}`);
+    names.push(h.name);
+  }
+  return names;
+}
+
+/** Parses the node's options (`--port --host --data --code --name --city …`, or TONGBAN_* variables); throws a readable error. */
 export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { values } = parseArgs({
     args: argv,
@@ -41,6 +73,10 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
       city: { type: "string" },
       "sync-interval": { type: "string" },
       "push-batch": { type: "string" },
+      "allowed-hosts": { type: "string" },
+      "headers-timeout": { type: "string" },
+      "request-timeout": { type: "string" },
+      "keep-alive-timeout": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -66,8 +102,17 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv = process
   const batchText = values["push-batch"] ?? env.TONGBAN_PUSH_BATCH ?? String(DEFAULTS.pushBatch);
   const pushBatch = Number(batchText);
   if (!Number.isInteger(pushBatch) || pushBatch < 1 || pushBatch > MAX_PUSH_EVENTS) throw new Error(`--push-batch 应为 1–${MAX_PUSH_EVENTS} 的整数，收到 "${batchText}"`);
+  const headersTimeoutMs = millis("headers-timeout", values["headers-timeout"] ?? env.TONGBAN_NODE_HEADERS_TIMEOUT_MS ?? String(DEFAULTS.headersTimeoutMs), 100);
+  const requestTimeoutMs = millis("request-timeout", values["request-timeout"] ?? env.TONGBAN_NODE_REQUEST_TIMEOUT_MS ?? String(DEFAULTS.requestTimeoutMs), 100);
+  // Node refuses a header timeout longer than the request timeout; say so in the node's words.
+  if (headersTimeoutMs > requestTimeoutMs) throw new Error(`--headers-timeout（${headersTimeoutMs}）不能大于 --request-timeout（${requestTimeoutMs}）`);
+  const keepAliveTimeoutMs = millis("keep-alive-timeout", values["keep-alive-timeout"] ?? env.TONGBAN_NODE_KEEP_ALIVE_TIMEOUT_MS ?? String(DEFAULTS.keepAliveTimeoutMs), 100);
   return {
     port,
+    allowedHosts: parseAllowedHosts(values["allowed-hosts"] ?? env.TONGBAN_NODE_ALLOWED_HOSTS ?? "", port),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs,
     syncIntervalMs,
     pushBatch,
     host: values.host ?? env.TONGBAN_NODE_HOST ?? DEFAULTS.host,

@@ -5,6 +5,7 @@ import { openNodeDatabase } from "./database.js";
 import { loadOrCreateIdentity } from "./identity.js";
 import { createNodeApp } from "./app.js";
 import { SyncAgent } from "./sync.js";
+import { nodeHostNames } from "./hosts.js";
 import { CachedReference } from "../store/reference.js";
 
 async function main() {
@@ -32,6 +33,8 @@ async function main() {
     onReferenceChanged: () => reference.invalidate(),
     log: (m) => console.log(`[同步] ${m}`),
   });
+  // The bound port (the configured one, or the one the system picked for --port 0).
+  let port = config.port;
   const app = createNodeApp({
     db: store.db,
     code: config.code,
@@ -42,11 +45,29 @@ async function main() {
     sync,
     reference,
     log: process.env.TONGBAN_LOG === "1",
+    hosts: { names: nodeHostNames(config), port: () => port },
   });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    console.log(`乡镇节点 ${config.code}（${config.name}）已启动：http://${config.host}:${info.port}  数据目录 ${config.dataDir}  市级 ${config.cityUrl}`);
-    sync.start();
-  });
+  const server = serve(
+    {
+      fetch: app.fetch,
+      port: config.port,
+      hostname: config.host,
+      // A client that trickles its headers or body holds a connection (and, on a hall's PC, one of
+      // few sockets) for as long as it likes unless the server cuts it off: Node checks these
+      // deadlines every connectionsCheckingInterval (30 s by default, far too coarse for them).
+      serverOptions: {
+        headersTimeout: config.headersTimeoutMs,
+        requestTimeout: config.requestTimeoutMs,
+        keepAliveTimeout: config.keepAliveTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+      },
+    },
+    (info) => {
+      port = info.port;
+      console.log(`乡镇节点 ${config.code}（${config.name}）已启动：http://${config.host}:${info.port}  数据目录 ${config.dataDir}  市级 ${config.cityUrl}`);
+      sync.start();
+    },
+  );
   const stop = () => {
     void sync.stop();
     server.close(() => {

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, title: "无权执行该操作" },
   forbidden_role: { status: 403, title: "当前角色无权执行该操作" },
   not_owner: { status: 403, title: "该环节不归本窗口办理" },
+  cross_site: { status: 403, title: "拒绝跨站请求" },
   not_found: { status: 404, title: "资源不存在" },
   item_not_found: { status: 404, title: "事项不存在" },
   case_not_found: { status: 404, title: "办件不存在" },
@@ -32,6 +33,9 @@ export const ERROR_CODES = {
   unverified_history: { status: 409, title: "办理记录未通过核验" },
   replayed_batch: { status: 409, title: "重放的同步批次" },
   sync_gap: { status: 409, title: "事件序号不连续" },
+  payload_too_large: { status: 413, title: "请求体过大" },
+  unsupported_media_type: { status: 415, title: "不支持的请求内容类型" },
+  misdirected_request: { status: 421, title: "主机名不属于本服务" },
   internal: { status: 500, title: "服务器内部错误" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

@@ -63,11 +63,11 @@ export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: str
 <tr><th>有效期至</th><td>${formatDateZh(claims.validUntil)}</td></tr>
 <tr><th>文书编号</th><td class="small">${claims.jti}</td></tr>
 </table>
-<div style="display:flex;justify-content:space-between;align-items:flex-end;margin-top:10mm">
-<div style="width:60mm"><div class="qr">${raw(qr)}</div><p class="small">扫码或在 ${verifyUrl} 粘贴文书验证真伪；离线可用 npm run verify 核验。</p></div>
+<div class="result-foot">
+<div class="qr-box"><div class="qr">${raw(qr)}</div><p class="small">扫码或在 ${verifyUrl} 粘贴文书验证真伪；离线可用 npm run verify 核验。</p></div>
 <div class="sign">${sealSvg(claims.seal)}<br>${claims.department.name}<br>${formatDateZh(claims.issuedOn)}</div>
 </div>
-<details class="small"><summary>电子文书（JWS）</summary><code style="word-break:break-all">${token}</code></details>`,
+<details class="small"><summary>电子文书（JWS）</summary><code class="token">${token}</code></details>`,
   );
 }
 

@@ -7,6 +7,7 @@ import { AppError } from "./errors.js";
 
 // Messages zod writes itself (a wrong type, a missing field) reach people: in Chinese, like ours.
 z.config(z.locales.zhCN());
+z.config({ customError: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? "缺少此项" : undefined) });
 
 /** How deep and how large a request's JSON may be before any schema looks at it. */
 const MAX_JSON_DEPTH = 32;

@@ -287,7 +287,7 @@ async function main() {
 
     await link.up();
     const t0 = process.hrtime.bigint();
-    void fetch(`${base}/api/sync/now`, { method: "POST" }).catch(() => undefined);
+    void fetch(`${base}/api/sync/now`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => undefined);
     // A clerk keeps taking cases, one after another, while the backlog drains.
     await ask({ cmd: "start" });
     const report = new Promise<ClerkReport>((resolve) => clerk.once("message", resolve));

@@ -68,7 +68,7 @@ async function enrolDemoNode(): Promise<void> {
   });
   if (res.ok) {
     console.log(`演示节点 ${identity.code} 已在市级登记（HTTP ${res.status}），后台同步已开始。`);
-    await fetch(`${nodeUrl}/api/sync/now`, { method: "POST" }).catch(() => undefined);
+    await fetch(`${nodeUrl}/api/sync/now`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => undefined);
   } else {
     const body = (await res.json()) as { detail?: string };
     console.error(`演示节点登记失败：${body.detail ?? res.status}。若重置过 data/edge，请同时删除 .wrangler/state 后重新 npm start。`);

@@ -5,6 +5,9 @@ import { CITY_ORIGIN } from "../domain/case-number.js";
 import { catalogRoutes } from "../http/catalog.js";
 import { caseRoutes } from "../http/cases.js";
 import { notFound, onError } from "../http/errors.js";
+import { assetRoutes } from "../http/assets.js";
+import { LAYOUT_ASSETS } from "../http/layout.js";
+import { securityHeaders } from "../http/security.js";
 import type { Db } from "../store/db.js";
 import { resultRoutes } from "../http/result.js";
 import { trackRoutes } from "../http/track.js";
@@ -15,6 +18,8 @@ import { requireRole } from "./auth.js";
 import { cityConfig, type CityEnv } from "./env.js";
 import { pageRoutes } from "./pages.js";
 import { reconcileRoutes } from "./reconcile.js";
+import { reconcileScript } from "./reconcile-script.js";
+import { verifyScript } from "./verify-script.js";
 import { syncRoutes } from "./sync.js";
 
 export interface CityAppOptions {
@@ -41,6 +46,8 @@ export function createCityApp(opts: CityAppOptions = {}) {
   const app = new Hono<CityEnv>();
   app.onError(onError);
   app.notFound(notFound);
+  // First, so that every answer carries them: pages, JSON, problems and 404s alike.
+  app.use(securityHeaders());
   app.use(async (c, next) => {
     const config = cityConfig(c.env);
     c.set("config", config);
@@ -72,5 +79,6 @@ export function createCityApp(opts: CityAppOptions = {}) {
   });
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `/track?caseNo=${encodeURIComponent(caseNo)}` }));
   app.route("/", pageRoutes());
+  app.route("/", assetRoutes([...LAYOUT_ASSETS, verifyScript, reconcileScript]));
   return app;
 }

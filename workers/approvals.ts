@@ -1,6 +1,6 @@
 /** The city's side of signed approvals: keys, issuing, verifying, revoking, delegating to nodes. */
 import { Hono } from "hono";
-import { html, raw } from "hono/html";
+import { html } from "hono/html";
 import { eq } from "drizzle-orm";
 import { importJWK, type CryptoKey } from "jose";
 import { z } from "zod";
@@ -10,11 +10,13 @@ import { CITY_ORIGIN, ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { parseItemCode } from "../domain/codes.js";
 import { approvalById, approvalForCase, caseHistoryProblem, delegationById, issueApproval, revokeApproval, revokedApprovals, storeDelegation, verifyHere, type ApprovalRow } from "../store/approvals.js";
 import { AppError } from "../http/errors.js";
+import { scriptTag } from "../http/assets.js";
 import { page } from "../http/layout.js";
 import { jsonBody, zv } from "../http/validate.js";
 import type { Db } from "../store/db.js";
 import { requireRole } from "./auth.js";
 import type { CityConfig, CityEnv } from "./env.js";
+import { verifyScript } from "./verify-script.js";
 
 const keys = new WeakMap<object, Promise<CryptoKey>>();
 
@@ -46,27 +48,6 @@ export async function issueCityApproval(db: Db, config: CityConfig, caseNo: stri
   });
 }
 
-const VERIFY_SCRIPT = `
-const $ = (s) => document.querySelector(s);
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"}[ch]));
-const LABEL = { valid: "有效", invalid: "无效", revoked: "已撤销" };
-async function check() {
-  const token = $("#token").value.trim();
-  if (!token) return;
-  const res = await fetch("/api/verify", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
-  const r = await res.json();
-  if (!res.ok) { $("#out").innerHTML = '<p class="light-red">' + esc(r.detail) + '</p>'; return; }
-  const c = r.claims || {};
-  $("#out").innerHTML = '<h2 class="' + (r.valid ? "light-green" : "light-red") + '">' + LABEL[r.status] + '</h2><p>' + esc(r.reason) + '</p>' +
-    (r.claims ? '<table><tr><th>事项</th><td>' + esc(c.itemName) + '</td></tr><tr><th>持有人</th><td>' + esc(c.holder && c.holder.name) + '（' + esc(c.holder && c.holder.idNumber) + '）</td></tr>' +
-    '<tr><th>办件编号</th><td>' + esc(c.caseNo) + '</td></tr><tr><th>发证机关</th><td>' + esc(c.department && c.department.name) + '</td></tr><tr><th>印章</th><td>' + esc(c.seal) + '</td></tr>' +
-    '<tr><th>签发日期</th><td>' + esc(c.issuedOn) + '</td></tr><tr><th>有效期至</th><td>' + esc(c.validUntil) + '</td></tr>' + (c.licenceId ? '<tr><th>证照标识</th><td>' + esc(c.licenceId) + '</td></tr>' : '') +
-    '<tr><th>签发方</th><td>' + (r.signer ? (r.signer.kind === "city" ? "市级中心" : "乡镇节点 " + esc(r.signer.node) + "（经市级授权）") : "—") + '</td></tr></table>' : "");
-}
-if (location.hash.length > 1) { $("#token").value = decodeURIComponent(location.hash.slice(1)); check(); }
-$("#go").onclick = check;
-`;
-
 const revokeSchema = z.object({ reason: z.string().trim().min(1, "请填写撤销理由").max(500) });
 const delegationSchema = z
   .object({
@@ -93,9 +74,9 @@ export function approvalRoutes() {
           "电子文书验证",
           html`<h1>电子证照 / 审批文书验证</h1>
 <p class="muted">扫描文书上的二维码会自动打开本页；也可以把文书（JWS）粘贴到下面。验证只需本中心公布的公钥，离线可用 <code>npm run verify</code>。</p>
-<textarea id="token" rows="6" style="width:100%" placeholder="eyJhbGciOiJFZERTQSIs…"></textarea>
+<textarea id="token" rows="6" class="full-width" placeholder="eyJhbGciOiJFZERTQSIs…"></textarea>
 <p><button id="go">验证</button></p><div id="out"></div>
-<script>${raw(VERIFY_SCRIPT)}</script>`,
+${scriptTag(verifyScript)}`,
           { nav: html`<a href="/">事项目录</a> <a href="/verify">文书验证</a>` },
         ),
       ),

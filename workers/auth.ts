@@ -39,6 +39,8 @@ export function requireRole(...roles: Staff["role"][]): MiddlewareHandler<CityEn
     }
     const role = payload.role as Staff["role"] | undefined;
     if (!role || !ROLES.includes(role) || !roles.includes(role)) {
+      // RFC 6750 §3.1: a valid token without the needed privileges.
+      c.header("WWW-Authenticate", 'Bearer realm="tongban", error="insufficient_scope"');
       throw new AppError("forbidden", `需要以下角色之一：${roles.join("、")}；当前令牌角色为 ${role ?? "无"}`, { requiredRoles: roles, role: role ?? null });
     }
     c.set("staff", { sub: String(payload.sub), role, ...(typeof payload.department === "string" ? { department: payload.department } : {}) });

@@ -65,6 +65,32 @@ describe("parseNodeConfig", () => {
     expect(c).toMatchObject({ port: 8788, code: "DEMO01", cityUrl: "http://127.0.0.1:8787", host: "127.0.0.1" });
     expect(c.dataDir.endsWith(join("data", "edge"))).toBe(true);
   });
+  it("reads --allowed-hosts (or TONGBAN_NODE_ALLOWED_HOSTS): names lower-case, a port only if it is the node's", () => {
+    expect(parseNodeConfig([], {}).allowedHosts).toEqual([]);
+    expect(parseNodeConfig(["--port", "8790", "--allowed-hosts", "Hall-PC.lan, tongban.lan:8790,192.168.1.20,[fe80::1]:8790,fe80::2"], {}).allowedHosts).toEqual([
+      "hall-pc.lan",
+      "tongban.lan",
+      "192.168.1.20",
+      "[fe80::1]",
+      "[fe80::2]",
+    ]);
+    expect(parseNodeConfig([], { TONGBAN_NODE_ALLOWED_HOSTS: "hall-pc" }).allowedHosts).toEqual(["hall-pc"]);
+    expect(() => parseNodeConfig(["--allowed-hosts", "hall-pc:9000"], {})).toThrow('--allowed-hosts 中 "hall-pc:9000" 的端口应为本节点端口 8788');
+    expect(() => parseNodeConfig(["--allowed-hosts", "http://hall-pc/"], {})).toThrow('--allowed-hosts 中的 "http://hall-pc/" 不是合法的主机名或地址');
+  });
+  it("has slow-client timeouts, configurable by option or environment, and refuses inconsistent ones", () => {
+    expect(parseNodeConfig([], {})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
+    expect(parseNodeConfig(["--headers-timeout", "500", "--request-timeout", "1000", "--keep-alive-timeout", "700"], {})).toMatchObject({
+      headersTimeoutMs: 500,
+      requestTimeoutMs: 1000,
+      keepAliveTimeoutMs: 700,
+    });
+    const env = { TONGBAN_NODE_HEADERS_TIMEOUT_MS: "2000", TONGBAN_NODE_REQUEST_TIMEOUT_MS: "4000", TONGBAN_NODE_KEEP_ALIVE_TIMEOUT_MS: "3000" };
+    expect(parseNodeConfig([], env)).toMatchObject({ headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 3000 });
+    expect(() => parseNodeConfig(["--request-timeout", "50"], {})).toThrow('--request-timeout 应为不小于 100 的毫秒数，收到 "50"');
+    expect(() => parseNodeConfig(["--keep-alive-timeout", "soon"], {})).toThrow('--keep-alive-timeout 应为不小于 100 的毫秒数，收到 "soon"');
+    expect(() => parseNodeConfig(["--headers-timeout", "5000", "--request-timeout", "1000"], {})).toThrow("--headers-timeout（5000）不能大于 --request-timeout（1000）");
+  });
   it("rejects bad codes and city URLs", () => {
     expect(() => parseNodeConfig(["--code", "CITY"], {})).toThrow("--code");
     expect(() => parseNodeConfig(["--code", "a-b"], {})).toThrow("--code");

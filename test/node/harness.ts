@@ -25,11 +25,11 @@ export interface NodeProcess {
 }
 
 /** Starts `edge-node/main.ts` as its own process and waits until it answers. */
-export async function spawnNode(opts: { dir: string; code: string; city: string; port?: number; syncIntervalMs?: number }): Promise<NodeProcess> {
+export async function spawnNode(opts: { dir: string; code: string; city: string; port?: number; syncIntervalMs?: number; args?: string[] }): Promise<NodeProcess> {
   const port = opts.port ?? (await refusedPort());
   const child = spawn(
     process.execPath,
-    [...EDGE_NODE_FLAGS, EDGE_BUNDLE, "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000)],
+    [...EDGE_NODE_FLAGS, EDGE_BUNDLE, "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000), ...(opts.args ?? [])],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";

@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { serve, type ServerType } from "@hono/node-server";
 import { createNodeApp } from "../../edge-node/app.js";
 import { openNodeDatabase, type NodeDatabase } from "../../edge-node/database.js";
+import { LOOPBACK_HOSTS } from "../../http/security.js";
 
 export interface TestClock {
   now: Date;
@@ -44,17 +46,21 @@ export interface RunningNode {
 }
 
 /** Starts a node app on an ephemeral port with its own data dir. */
-export async function startTestNode(opts: { at?: string; dir?: string; code?: string } = {}): Promise<RunningNode> {
+export async function startTestNode(opts: { at?: string; dir?: string; code?: string; allowedHosts?: string[] } = {}): Promise<RunningNode> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "tongban-node-"));
   const code = opts.code ?? "TEST01";
   const store = await openNodeDatabase(dir);
   const clock = testClock(opts.at ?? "2026-11-23T02:00:00.000Z");
   const cityPort = await refusedPort();
-  const app = createNodeApp({ db: store.db, code, name: "测试镇便民服务中心", cityUrl: `http://127.0.0.1:${cityPort}`, now: () => clock.now });
+  let port = 0;
+  // Like main.ts: the loopback names (and any extra) on the port the server is bound to.
+  const hosts = { names: [...LOOPBACK_HOSTS, ...(opts.allowedHosts ?? [])], port: () => port };
+  const app = createNodeApp({ db: store.db, code, name: "测试镇便民服务中心", cityUrl: `http://127.0.0.1:${cityPort}`, now: () => clock.now, hosts });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  port = (server.address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}`;
   const json = async (path: string, init?: RequestInit) => {
     const res = await fetch(url + path, init);
     const text = await res.text();
@@ -84,3 +90,33 @@ export async function startTestNode(opts: { at?: string; dir?: string; code?: st
 
 /** Valid test ID numbers (GB 11643 check digits verified by hand). */
 export const ID = { zhang: "11010519491231002X", li: "35050219900101123X", wang: "350521198512150041", chen: "350582197006305512" };
+
+/**
+ * One HTTP request with exactly the headers given (`fetch` would set Host and Origin itself):
+ * what a browser at another origin, or a DNS-rebound page, sends.
+ */
+export function rawRequest(
+  url: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; body: any }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path, method: opts.method ?? "GET", headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let body: unknown = null;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode!, headers: res.headers, text, body });
+      });
+    });
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}

@@ -81,7 +81,10 @@ describe("window intake, happy path", () => {
     expect(notice.headers.get("content-type")).toMatch(/text\/html/);
     const html = await notice.text();
     expect(html).toContain("一次性告知书");
-    expect(html).toContain("size:A4");
+    // The A4 page setup lives in the stylesheet the notice links (the CSP allows no inline <style>).
+    const css = /<link rel="stylesheet" href="(\/assets\/a4\.css\?v=\w+)">/.exec(html);
+    expect(css).not.toBeNull();
+    expect(await (await fetch(node.url + css![1])).text()).toContain("size:A4");
     for (const m of needed) expect(html).toContain(m.name);
     expect(html).toContain("1101**********002X");
     expect(html).not.toContain(ID.zhang);

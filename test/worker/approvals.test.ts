@@ -682,7 +682,10 @@ describe("verification", () => {
     expect(text).toContain("电子文书验证");
     expect(text).toContain("电子证照 / 审批文书验证");
     expect(text).toContain('id="token"');
-    expect(text).toContain("/api/verify");
+    // The page's script (an asset, the CSP allows nothing inline) posts to the verify API.
+    const script = /<script src="(\/assets\/verify\.js\?v=\w+)"><\/script>/.exec(text);
+    expect(script).not.toBeNull();
+    expect(await (await call(script![1]!)).text()).toContain('fetch("/api/verify"');
   });
 
   const invalid = (code: string, reason: string, claims: unknown = null, signer: unknown = null) => ({

@@ -163,6 +163,8 @@ describe("node enrolment (admin only)", () => {
   it("403 for a valid token of another role", async () => {
     const body = await enrolBody();
     const res = await postEnrolment(body, { authorization: `Bearer ${await staffToken("supervisor")}` });
+    // RFC 6750 §3.1: the token is good, its privileges are not enough.
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="insufficient_scope"');
     expect(await problem(res, 403)).toEqual({
       type: problemType("forbidden"),
       title: "无权执行该操作",
