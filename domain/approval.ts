@@ -159,6 +159,24 @@ export async function signClaims(claims: object, key: CryptoKey, kid: string, ty
 }
 
 /** The kid a node key signs under: `node:<code>:<thumbprint>`. */
+/**
+ * The ids a revocation of this document may be filed under: its own, and that of the delegation it
+ * carries (a document a node signed). Read without verifying — only to look revocations up.
+ */
+export function revocableIds(token: string): string[] {
+  try {
+    const claims = decodeJwt(token) as Partial<ApprovalClaims>;
+    const ids = typeof claims.jti === "string" ? [claims.jti] : [];
+    if (typeof claims.del === "string") {
+      const d = decodeJwt(claims.del) as Partial<DelegationClaims>;
+      if (typeof d.jti === "string") ids.push(d.jti);
+    }
+    return ids;
+  } catch {
+    return [];
+  }
+}
+
 export async function nodeKid(code: string, publicJwk: JWK): Promise<string> {
   return `node:${code}:${await calculateJwkThumbprint(publicJwk)}`;
 }

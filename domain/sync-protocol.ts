@@ -123,5 +123,7 @@ export interface PullResponse {
   conflicts: { origin: string; seq: number; caseNo: string; type: string; reason: string; detectedAt: string }[];
   /** Delegations the city signed for this node's key (so it may sign approvals offline). */
   delegations: { id: string; node: string; token: string; items: string[]; validFrom: string; validUntil: string; issuedAt: string }[];
+  /** Revoked documents and delegations (all of them on a first pull); absent from a city that predates them. */
+  revocations?: { id: string; reason: string; revokedAt: string }[];
   serverTime: string;
 }

@@ -96,7 +96,10 @@ export function addDays(date: LocalDate, n: number): LocalDate {
 
 /** Formats an instant as `YYYY-MM-DD HH:mm` in Asia/Shanghai for people. */
 export function formatLocal(at: Date | string): string {
-  const iso = new Date(toDate(at).getTime() + OFFSET_MS).toISOString();
+  const t = toDate(at).getTime();
+  // Stored before instants were checked, a record may hold a time that is no time: say so, never throw.
+  if (!Number.isFinite(t)) return "时间不详";
+  const iso = new Date(t + OFFSET_MS).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 }
 

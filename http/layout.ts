@@ -33,6 +33,8 @@ table{border-collapse:collapse;width:100%}th,td{border:1px solid #000;padding:2m
 th{width:32mm;white-space:nowrap;font-weight:normal;background:#f3f3f3}
 .no{text-align:right}.sign{margin-top:14mm;text-align:right}.small{font-size:10pt}
 .result-foot{display:flex;justify-content:space-between;align-items:flex-end;margin-top:10mm}.qr-box{width:60mm}.token{word-break:break-all}
+.revoked{border:3px solid #c00;color:#c00;padding:3mm 5mm;margin:0 0 6mm;font-size:14pt}.revoked strong{font-size:18pt;letter-spacing:.3em}
+.sheet.is-revoked{position:relative}.sheet.is-revoked::after{content:"已撤销";position:absolute;top:40%;left:0;right:0;text-align:center;font-size:90pt;color:rgba(204,0,0,.18);transform:rotate(-30deg);pointer-events:none}
 `,
 );
 
@@ -68,12 +70,12 @@ export function page(title: string, body: Body, opts: { nav?: Body } = {}) {
 </body></html>`;
 }
 
-/** A printable A4 document without the site chrome. */
-export function a4Document(title: string, body: Body) {
+/** A printable A4 document without the site chrome; `revoked` marks every sheet of it as withdrawn. */
+export function a4Document(title: string, body: Body, opts: { revoked?: boolean } = {}) {
   return html`<!doctype html>
 <html lang="zh-CN">
 <head><meta charset="utf-8"><title>${title}</title>
 ${styleTag(a4Css)}<link rel="icon" href="${favicon.href}"></head>
-<body><div class="sheet">${body}
+<body><div class="sheet${opts.revoked ? " is-revoked" : ""}">${body}
 <p class="noprint"><button type="button" data-print>打印</button></p></div>${scriptTag(printScript)}</body></html>`;
 }

@@ -5,9 +5,9 @@ import { decodeJwt } from "jose";
 import { encode } from "uqr";
 import { z } from "zod";
 import type { ApprovalClaims } from "../domain/approval.js";
-import { formatDateZh } from "../domain/time.js";
+import { formatDateZh, formatLocal } from "../domain/time.js";
 import { getCase } from "../store/cases.js";
-import { approvalForCase } from "../store/approvals.js";
+import { approvalForCase, revocationOf } from "../store/approvals.js";
 import { caseNoParam, queryCodeSchema } from "./cases.js";
 import { AppError } from "./errors.js";
 import type { CaseEnv } from "./env.js";
@@ -45,13 +45,20 @@ function sealSvg(name: string) {
 <text x="100" y="160" font-size="13" fill="#d22" text-anchor="middle">电子印章</text></svg>`;
 }
 
-/** The printable result: decision, holder (ID masked), seal and a QR code of the verify link with the token. */
-export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: string) {
+/** A document's revocation, as the download shows it. */
+export type Revocation = { reason: string; revokedAt: string };
+
+/**
+ * The printable result: decision, holder (ID masked), seal and a QR code of the verify link with
+ * the token. A revoked document is still shown (the holder must be able to see what was withdrawn),
+ * marked 已撤销 with the reason on every sheet.
+ */
+export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: string, revoked: Revocation | null = null) {
   const link = `${verifyUrl}#${token}`;
   const qr = qrSvg(link);
   return a4Document(
     `${claims.resultName} ${claims.caseNo}`,
-    html`<h1>准予行政许可决定书</h1>
+    html`${revoked ? html`<div class="revoked"><strong>已撤销</strong>　本文书已于 ${formatLocal(revoked.revokedAt)} 被撤销，不再有效。撤销理由：${revoked.reason}</div>` : ""}<h1>准予行政许可决定书</h1>
 <p class="no">办件编号：${claims.caseNo}${claims.licenceId ? html`<br>证照标识：${claims.licenceId}` : ""}</p>
 <p>${claims.holder.name}（公民身份号码 ${claims.holder.idNumber}）：</p>
 <p>你申请的“${claims.itemName}”（事项编码 ${claims.itemCode}），经审查，符合法定条件和标准，<strong>决定准予</strong>，颁发《${claims.resultName}》。</p>
@@ -64,10 +71,11 @@ export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: str
 <tr><th>文书编号</th><td class="small">${claims.jti}</td></tr>
 </table>
 <div class="result-foot">
-<div class="qr-box"><div class="qr">${raw(qr)}</div><p class="small">扫码或在 ${verifyUrl} 粘贴文书验证真伪；离线可用 npm run verify 核验。</p></div>
+<div class="qr-box"><div class="qr">${raw(qr)}</div><p class="small">扫码或在 ${verifyUrl} 粘贴文书验证真伪；也可用本中心公布的公钥离线核验。</p></div>
 <div class="sign">${sealSvg(claims.seal)}<br>${claims.department.name}<br>${formatDateZh(claims.issuedOn)}</div>
 </div>
 <details class="small"><summary>电子文书（JWS）</summary><code class="token">${token}</code></details>`,
+    { revoked: revoked !== null },
   );
 }
 
@@ -94,8 +102,11 @@ export function resultRoutes() {
     } catch {
       throw new AppError("conflict", "电子文书已损坏，请到窗口处理", { approvalId: approval.id });
     }
+    // A revoked document (or one whose delegation was revoked) is served as what it is now.
+    const revocation = await revocationOf(c.var.db, approval);
+    const revoked = revocation ? { reason: revocation.reason, revokedAt: revocation.revokedAt } : null;
     const wantsJson = (c.req.header("accept") ?? "").includes("application/json");
-    if (wantsJson) return c.json({ id: approval.id, token: approval.token, claims, issuer: approval.issuer });
-    return c.html(resultPage(claims, approval.token, c.var.verifyUrl));
+    if (wantsJson) return c.json({ id: approval.id, token: approval.token, claims, issuer: approval.issuer, status: revoked ? "revoked" : "valid", revoked });
+    return c.html(resultPage(claims, approval.token, c.var.verifyUrl, revoked));
   });
 }

@@ -252,7 +252,7 @@ export const changes = sqliteTable(
   "changes",
   {
     seq: integer("seq").primaryKey({ autoIncrement: true }),
-    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict" | "delegation">().notNull(),
+    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict" | "delegation" | "revocation">().notNull(),
     key: text("key").notNull(),
     node: text("node"),
     at: text("at").notNull(),

@@ -1,8 +1,8 @@
 /** Approvals, their revocation and the delegations that let township nodes sign. */
-import { asc, desc, eq } from "drizzle-orm";
+import { asc, desc, eq, inArray } from "drizzle-orm";
 import type { JSONWebKeySet } from "jose";
 import { approvalRevocations, approvals, changes, conflicts, delegations, departments } from "../schema/tables.js";
-import { approvalClaims, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
+import { approvalClaims, revocableIds, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
 import type { CaseSnapshot, Role } from "../domain/lifecycle.js";
 import { historyProblem } from "../domain/recheck.js";
 import type { Db } from "./db.js";
@@ -117,9 +117,22 @@ export async function revokedApprovals(db: Db): Promise<Map<string, { reason: st
   return new Map(rows.map((r) => [r.approvalId, { reason: r.reason, revokedAt: r.revokedAt }]));
 }
 
-/** Revokes a document, an approval or a delegation (idempotent: a second revocation keeps the first reason). */
+/** The revocation that applies to a stored document (its own or its delegation's), or null. */
+export async function revocationOf(db: Db, approval: Pick<ApprovalRow, "id" | "token">): Promise<{ id: string; reason: string; revokedAt: string } | null> {
+  const ids = [...new Set([approval.id, ...revocableIds(approval.token)])];
+  const rows = await db.select().from(approvalRevocations).where(inArray(approvalRevocations.approvalId, ids)).orderBy(asc(approvalRevocations.revokedAt)).limit(1);
+  return rows[0] ? { id: rows[0].approvalId, reason: rows[0].reason, revokedAt: rows[0].revokedAt } : null;
+}
+
+/**
+ * Revokes a document, an approval or a delegation (idempotent: a second revocation keeps the first
+ * reason). Every node hears of it by pull, so its window stops handing the document out as valid.
+ */
 export async function revokeApproval(db: Db, id: string, reason: string, by: string, at: Date) {
-  await db.insert(approvalRevocations).values({ approvalId: id, reason, revokedAt: at.toISOString(), revokedBy: by }).onConflictDoNothing();
+  await db.batch([
+    db.insert(approvalRevocations).values({ approvalId: id, reason, revokedAt: at.toISOString(), revokedBy: by }).onConflictDoNothing(),
+    db.insert(changes).values({ kind: "revocation", key: id, node: null, at: at.toISOString() }),
+  ]);
   const [row] = await db.select().from(approvalRevocations).where(eq(approvalRevocations.approvalId, id));
   return row!;
 }

@@ -5,7 +5,7 @@
  */
 import { and, asc, count, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { calendarDays, calendarYears, caseEvents, conflicts, delegations, departments, serviceItems, settings } from "../schema/tables.js";
+import { approvalRevocations, calendarDays, calendarYears, caseEvents, conflicts, delegations, departments, serviceItems, settings } from "../schema/tables.js";
 import { applyEvent, type CaseSnapshot } from "../domain/lifecycle.js";
 import { GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
 import type { PullResponse } from "../domain/sync-protocol.js";
@@ -123,6 +123,9 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
       applied = fresh.length;
     }
     for (const d of res.delegations ?? []) stmts.push(db.insert(delegations).values(d).onConflictDoNothing());
+    for (const r of res.revocations ?? []) {
+      stmts.push(db.insert(approvalRevocations).values({ approvalId: r.id, reason: r.reason, revokedAt: r.revokedAt, revokedBy: "CITY" }).onConflictDoNothing());
+    }
     for (const c of res.conflicts) {
       stmts.push(db.insert(conflicts).values({ ...c, node: "", resolvedAt: null, resolution: null }).onConflictDoNothing());
     }

@@ -5,6 +5,7 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
+  approvalRevocations,
   calendarDays,
   calendarYears,
   caseEvents,
@@ -283,6 +284,7 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     events: [],
     conflicts: [],
     delegations: [],
+    revocations: [],
     serverTime: now.toISOString(),
   };
   if (!res.hasMore) res.cursor = Math.max(res.cursor, head);
@@ -304,6 +306,10 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
   }
   res.events = await wireEvents(db, keysOf("event"));
   for (const part of chunked(keysOf("delegation"), PARAM_CHUNK)) res.delegations.push(...(await db.select().from(delegations).where(inArray(delegations.id, part))));
+  const revoked = snapshot
+    ? await db.select().from(approvalRevocations)
+    : (await Promise.all(chunked(keysOf("revocation"), PARAM_CHUNK).map((part) => db.select().from(approvalRevocations).where(inArray(approvalRevocations.approvalId, part))))).flat();
+  res.revocations = revoked.map((r) => ({ id: r.approvalId, reason: r.reason, revokedAt: r.revokedAt }));
   for (const key of keysOf("conflict")) {
     const i = key.lastIndexOf(":");
     const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, key.slice(0, i)), eq(conflicts.seq, Number(key.slice(i + 1)))));

@@ -73,7 +73,7 @@ export function approvalRoutes() {
         page(
           "电子文书验证",
           html`<h1>电子证照 / 审批文书验证</h1>
-<p class="muted">扫描文书上的二维码会自动打开本页；也可以把文书（JWS）粘贴到下面。验证只需本中心公布的公钥，离线可用 <code>npm run verify</code>。</p>
+<p class="muted">扫描文书上的二维码会自动打开本页；也可以把文书（JWS）粘贴到下面。验证只需本中心公布的公钥，也可离线核验。</p>
 <textarea id="token" rows="6" class="full-width" placeholder="eyJhbGciOiJFZERTQSIs…"></textarea>
 <p><button id="go">验证</button></p><div id="out"></div>
 ${scriptTag(verifyScript)}`,

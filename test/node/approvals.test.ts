@@ -138,6 +138,18 @@ describe("a township signs offline under the city's delegation", () => {
 
     const revoke = await city.api(`/api/admin/approvals/${doc.id}/revoke`, "admin", { body: { reason: "申请人提供虚假材料" } });
     expect(revoke.status).toBe(200);
+    const revokedAt: string = revoke.body.revokedAt;
+
+    // The download says so, at the city and — after its next pull — at the node's window.
+    for (const base of [city.url, node.url]) {
+      if (base === node.url) expect((await node.post("/api/sync/now")).body.online).toBe(true);
+      const asJson = (await (await fetch(`${base}/api/cases/${caseNo}/result?queryCode=${queryCode}`, { headers: { accept: "application/json" } })).json()) as Record<string, unknown>;
+      expect(asJson).toMatchObject({ id: doc.id, token: doc.token, status: "revoked", revoked: { reason: "申请人提供虚假材料", revokedAt } });
+      const printed = await (await fetch(`${base}/api/cases/${caseNo}/result?queryCode=${queryCode}`)).text();
+      expect(printed).toContain('<div class="sheet is-revoked">');
+      expect(printed).toContain("<strong>已撤销</strong>");
+      expect(printed).toContain("撤销理由：申请人提供虚假材料");
+    }
     const list = (await (await fetch(`${city.url}/api/approvals/revocations`)).json()) as { token: string };
     const listFile = join(dir, "revocations.json");
     writeFileSync(listFile, JSON.stringify(list));
