@@ -37,21 +37,6 @@ export function isInstant(s: unknown): s is string {
   return Number.isFinite(t) && new Date(t).toISOString() === s && s >= EVENT_LIMITS.minInstant && s <= EVENT_LIMITS.maxInstant;
 }
 
-/**
- * Whether an ISO 8601 date-time (any offset, as people and other systems write them) names a real
- * moment: its date exists and its clock time is within 00:00:00–23:59:59. `Date.parse` alone
- * would roll 30 February over into March instead of refusing it.
- */
-export function isRealDateTime(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.exec(s);
-  if (!m) return false;
-  const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? "0"].map(Number) as [number, number, number, number, number, number];
-  const day = new Date(Date.UTC(y, mo - 1, d));
-  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return false;
-  if (m[7] !== "Z" && (Number(m[7]!.slice(1, 3)) > 14 || Number(m[7]!.slice(4)) > 59)) return false;
-  return h <= 23 && mi <= 59 && se <= 59 && Number.isFinite(Date.parse(s));
-}
-
 /** Bytes of a string in UTF-8, without encoding it. */
 export function utf8Length(s: string): number {
   let n = 0;

@@ -46,9 +46,13 @@ const show = (v: unknown) => {
   return s.length > 80 ? `${s.slice(0, 77)}…` : s;
 };
 
+/** Members a person should hear about first when several differ (what the case is, then what it owes). */
+const FIRST = ["itemCode", "itemKind", "kind", "state", "role", "decision", "departments", "limit", "deadlineAt", "deadlineDate"];
+
 /** The first member in which two payloads differ, in words, or null when they are the same. */
 export function payloadDifference(sent: Record<string, unknown>, expected: Record<string, unknown>): string | null {
-  const keys = [...new Set([...Object.keys(sent), ...Object.keys(expected)])].sort();
+  const all = new Set([...Object.keys(sent), ...Object.keys(expected)]);
+  const keys = [...FIRST.filter((k) => all.has(k)), ...[...all].filter((k) => !FIRST.includes(k)).sort()];
   for (const k of keys) {
     const a = sent[k] === undefined ? undefined : canonicalJson(sent[k]);
     const b = expected[k] === undefined ? undefined : canonicalJson(expected[k]);

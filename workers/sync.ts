@@ -55,7 +55,7 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
     throw new AppError("unsupported_protocol", `同步协议版本 ${String(v)} 不受支持，市级使用版本 ${PROTOCOL_VERSION}`, { protocolVersion: PROTOCOL_VERSION, received: v ?? null });
   }
   const parsed = await schema.safeParseAsync(raw);
-  if (!parsed.success) throw batchError(parsed.error.issues) ?? validationError(parsed.error.issues, "json");
+  if (!parsed.success) throw batchError(code, parsed.error.issues) ?? validationError(parsed.error.issues, "json");
   const payload = parsed.data as z.output<S> & { node: string; batchId: string; sentAt: string; events?: unknown[] };
   if (payload.node !== code) throw new AppError("node_mismatch", `批次声称来自 ${payload.node}，但由节点 ${code} 签名`, { node: code, claimed: payload.node });
   // A signed message is good once, and only while fresh: a captured heartbeat must not keep a
@@ -75,12 +75,12 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
 const replayed = (node: string, batchId: string) => new AppError("replayed_batch", `批次 ${batchId} 已处理过，拒绝重放`, { node, batchId });
 
 /** A push whose events break the event limits: 400 `invalid_batch` naming the first such event. */
-function batchError(issues: readonly z.core.$ZodIssue[]): AppError | null {
+function batchError(node: string, issues: readonly z.core.$ZodIssue[]): AppError | null {
   const issue = issues.find((i) => i.path[0] === "events" && i.code === "custom" && (i as { params?: { reason?: string } }).params?.reason);
   if (!issue) return null;
   const { reason, seq } = (issue as unknown as { params: { reason: string; seq: number | null } }).params;
   const field = issue.path.slice(2).map(String).join(".");
-  return new AppError("invalid_batch", `批次中序号 ${seq ?? "（无）"} 的事件不合法：${issue.message}`, { seq, field, reason });
+  return new AppError("invalid_batch", `批次中序号 ${seq ?? "（无）"} 的事件不合法：${issue.message}`, { node, seq, field, reason });
 }
 
 /**
@@ -119,7 +119,7 @@ export function syncRoutes() {
       const { node, payload } = await verifyNodeMessage(c, pushPayloadSchema);
       const last = payload.events.at(-1);
       if (last && payload.headSeq < last.seq) {
-        throw new AppError("invalid_batch", `节点报告的链头 ${payload.headSeq} 小于批次中的序号 ${last.seq}`, { seq: last.seq, field: "headSeq", reason: "head_behind_batch" });
+        throw new AppError("invalid_batch", `节点报告的链头 ${payload.headSeq} 小于批次中的序号 ${last.seq}`, { node, seq: last.seq, field: "headSeq", reason: "head_behind_batch" });
       }
       const jwks = c.var.config.signing.jwks;
       const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e, before) => checkPushedApproval(c.var.db, node, e, before, jwks));

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
-import { intake } from "../../store/cases.js";
+import { intake, runCommand } from "../../store/cases.js";
 import { ID, startTestNode, type RunningNode } from "./helpers.js";
 
 const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township"))!;
@@ -273,5 +273,42 @@ describe("bad input changes nothing and is answered with problem+json", () => {
     expect(missing.status).toBe(404);
     expect(missing.headers.get("content-type")).toBe(PROBLEM);
     expect(missing.body).toEqual(problemBody("not_found", "资源不存在", 404, "没有这个地址：GET /api/nothing", "/api/nothing"));
+  });
+});
+
+describe("text that could not read the same in the node's row, its log and the city is refused", () => {
+  it.each([
+    ["a NUL", "张\u0000三", "包含空字符（NUL）"],
+    ["a lone surrogate", "张\ud800三", "包含无效的 Unicode 字符（不成对的代理项）"],
+    ["a line break in a name", "张\n三", "姓名不能包含换行或控制字符"],
+  ])("an applicant name holding %s is a 400 naming the field; nothing is stored", async (_what, name, message) => {
+    const before = await counts();
+    const res = await node.post("/api/cases", { itemCode: promised.code, applicant: { ...applicant, name }, materials: required });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual(
+      problemBody("validation_failed", "请求参数不合法", 400, `字段 applicant.name 不合法：${message}`, "/api/cases", {
+        field: "applicant.name",
+        errors: [{ field: "applicant.name", message }],
+      }),
+    );
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe("an event that would break the limits never enters the node's chain", () => {
+  it("a command whose event would exceed the size limit is refused at the store, nothing written", async () => {
+    const created = await node.post("/api/cases", { itemCode: promised.code, applicant, materials: required.slice(1) });
+    expect(created.status).toBe(201);
+    const before = await counts();
+    // Past the route's own limits (as a script calling the store, or a future route, might be).
+    const res = await runCommand(node.store.db, created.body.caseNo, {
+      origin: node.code,
+      actor: `window@${node.code}`,
+      role: "clerk",
+      at: node.clock.now,
+      command: { action: "refuse", reason: "理".repeat(6_000) },
+    });
+    expect(res).toEqual({ ok: false, error: { code: "invalid_command", field: "payload", message: "超出事件限制：事件超过 16384 字节（规范化 JSON 的 UTF-8 长度）" } });
+    expect(await counts()).toEqual(before);
   });
 });
