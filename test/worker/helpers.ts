@@ -31,6 +31,60 @@ export function call(path: string, init?: RequestInit): Promise<Response> {
 /** The problem+json `type` URI of a code. */
 export const problemType = (code: string) => `https://tongban.example.cn/problems/${code.replaceAll("_", "-")}`;
 
+/**
+ * The title and status the API answers each problem code with, written out here rather than read
+ * from `http/errors.ts`, so a changed title or status fails the tests that pin it.
+ */
+const PROBLEM_TITLES = {
+  bad_request: [400, "请求格式错误"],
+  validation_failed: [400, "请求参数不合法"],
+  unknown_materials: [400, "材料编号不属于该事项"],
+  invalid_command: [400, "操作参数不合法"],
+  unsupported_protocol: [400, "同步协议版本不受支持"],
+  invalid_batch: [400, "同步批次不合法"],
+  stale_message: [400, "同步请求已过期或节点时钟偏差过大"],
+  unauthorized: [401, "未认证"],
+  unknown_node: [401, "节点未登记"],
+  bad_signature: [401, "签名无效"],
+  node_revoked: [403, "节点已被撤销"],
+  node_mismatch: [403, "签名节点与批次节点不一致"],
+  forbidden: [403, "无权执行该操作"],
+  forbidden_role: [403, "当前角色无权执行该操作"],
+  not_owner: [403, "该环节不归本窗口办理"],
+  cross_site: [403, "拒绝跨站请求"],
+  not_found: [404, "资源不存在"],
+  item_not_found: [404, "事项不存在"],
+  case_not_found: [404, "办件不存在"],
+  invalid_state: [409, "当前状态下不能执行该操作"],
+  conflict: [409, "与现有数据冲突"],
+  unverified_history: [409, "办理记录未通过核验"],
+  replayed_batch: [409, "重放的同步批次"],
+  sync_gap: [409, "事件序号不连续"],
+  payload_too_large: [413, "请求体过大"],
+  unsupported_media_type: [415, "不支持的请求内容类型"],
+  misdirected_request: [421, "主机名不属于本服务"],
+  internal: [500, "服务器内部错误"],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ProblemCode = keyof typeof PROBLEM_TITLES;
+
+/** A whole problem+json body: `code`'s type, title and status, then `detail`, `instance` and the extra members. */
+export function problemBody(code: ProblemCode, detail: string, instance: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const [status, title] = PROBLEM_TITLES[code];
+  return { type: problemType(code), title, status, detail, code, instance, ...extra };
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** A whole 400 `validation_failed` body: the first invalid field named in `field` and `detail`, every one listed in `errors`. */
+export function validationProblem(instance: string, ...errors: [FieldError, ...FieldError[]]): Record<string, unknown> {
+  const [first] = errors;
+  return problemBody("validation_failed", `字段 ${first.field} 不合法：${first.message}`, instance, { field: first.field, errors });
+}
+
 /** A response's JSON body. */
 export async function json<T = any>(res: Response): Promise<T> {
   return (await res.json()) as T;
