@@ -215,7 +215,10 @@ function result(caseNo: string, queryCode: string, accept?: string): Promise<Res
   return call(`/api/cases/${caseNo}/result?queryCode=${encodeURIComponent(queryCode)}`, accept ? { headers: { accept } } : {});
 }
 
-async function resultJson(caseNo: string, queryCode: string): Promise<{ id: string; token: string; claims: ApprovalClaims; issuer: string }> {
+async function resultJson(
+  caseNo: string,
+  queryCode: string,
+): Promise<{ id: string; token: string; claims: ApprovalClaims; issuer: string; status: "valid" | "revoked"; revoked: { reason: string; revokedAt: string } | null }> {
   const res = await result(caseNo, queryCode, "application/json");
   expect(res.status).toBe(200);
   return json(res);
@@ -409,6 +412,8 @@ describe("issuing on a grant", () => {
       id: decided.approval.id,
       token: expect.any(String),
       issuer: "CITY",
+      status: "valid",
+      revoked: null,
       claims: {
         jti: decided.approval.id,
         iss: BASE,
@@ -882,6 +887,8 @@ describe("revocation", () => {
       signer: { kind: "city", kid: CURRENT_KID },
     });
     expect(v.reason).toContain(reason);
+    // The applicant's download still serves it, as what it now is.
+    expect(await resultJson(caseNo, queryCode)).toEqual({ id, token, claims, issuer: "CITY", status: "revoked", revoked: { reason, revokedAt: revoked.revokedAt } });
 
     const listRes = await call("/api/approvals/revocations");
     expect(listRes.status).toBe(200);
@@ -1300,7 +1307,7 @@ describe("a node-signed approval arriving by sync", () => {
     ]);
 
     const got = await resultJson(caseNo, queryCode);
-    expect(got).toEqual({ id: claims.jti, token, claims, issuer: node.code });
+    expect(got).toEqual({ id: claims.jti, token, claims, issuer: node.code, status: "valid", revoked: null });
     // The city did not issue a second document.
     expect((await approvalsOf(caseNo)).results).toHaveLength(1);
     expect(await issuedEvents(caseNo)).toBe(1);
