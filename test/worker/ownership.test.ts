@@ -1,9 +1,13 @@
 /** Phase ownership at the city, the applicant's tracking page, and deadline input bounds. */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { Chain, enrolNode, pushEvents, staffJson } from "./helpers.js";
+import type { PushResponse } from "../../domain/sync-protocol.js";
+import { Chain, enrolNode, problem, problemBody, promisedItem, pushEvents, staffJson, validationProblem } from "./helpers.js";
 
 const get = (path: string) => exports.default.fetch(new Request(`http://city.test${path}`));
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** The Beijing calendar date of an instant. */
+const beijingDate = (t: number) => new Date(t + 8 * 3600_000).toISOString().slice(0, 10);
 
 async function townshipCase() {
   const node = await enrolNode();
@@ -12,7 +16,7 @@ async function townshipCase() {
   expect((await pushEvents(node, chain.events)).status).toBe(200);
   const caseNo = opened.caseNo;
   const row = (await (await staffJson("GET", `/api/cases/${caseNo}`, "supervisor")).json()) as { queryCode: string; state: string };
-  return { node, caseNo, queryCode: row.queryCode };
+  return { node, caseNo, queryCode: row.queryCode, opened };
 }
 
 describe("who may act on a township case at the city", () => {
@@ -47,11 +51,27 @@ describe("who may act on a township case at the city", () => {
 
 describe("tracking a case with the receipt's query code", () => {
   it("shows the state and steps, never the full ID number", async () => {
-    const { caseNo, queryCode } = await townshipCase();
+    const { caseNo, queryCode, opened } = await townshipCase();
+    const { deadlineAt, deadlineDate } = opened.payload as { deadlineAt: string; deadlineDate: string };
+    // The light at the time of asking (not decided yet): red once the deadline has passed, yellow on its day.
+    const now = Date.now();
+    const light = now > Date.parse(deadlineAt) ? "red" : beijingDate(now) === beijingDate(Date.parse(deadlineAt)) ? "yellow" : "green";
     const res = await get(`/api/track?caseNo=${caseNo}&queryCode=${queryCode.toLowerCase()}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, any>;
-    expect(body).toMatchObject({ caseNo, state: "accepted", stateLabel: "已受理", steps: [{ step: "收件" }], resultUrl: null });
+    expect(body).toEqual({
+      caseNo,
+      itemName: promisedItem.name,
+      applicant: { name: "申请人1", idNumber: "1101**********002X" },
+      state: "accepted",
+      stateLabel: "已受理",
+      deadline: { instant: deadlineAt, date: deadlineDate },
+      light,
+      lightLabel: { green: "绿灯", yellow: "黄灯", red: "红灯" }[light],
+      decision: null,
+      steps: [{ step: "收件", at: opened.occurredAt }],
+      resultUrl: null,
+    });
     expect(JSON.stringify(body)).not.toMatch(/\d{17}[\dX]/);
     const page = await get(`/track?caseNo=${caseNo}&queryCode=${queryCode}`);
     expect(await page.text()).toContain("已受理");
@@ -61,23 +81,24 @@ describe("tracking a case with the receipt's query code", () => {
     const { caseNo } = await townshipCase();
     const wrong = await get(`/api/track?caseNo=${caseNo}&queryCode=ZZZZZZZZ`);
     const unknown = await get(`/api/track?caseNo=ZZ99-20260101-0001&queryCode=ZZZZZZZZ`);
-    expect(wrong.status).toBe(403);
-    expect(unknown.status).toBe(403);
-    const a = (await wrong.json()) as Record<string, unknown>;
-    const b = (await unknown.json()) as Record<string, unknown>;
-    expect({ ...a, instance: null }).toEqual({ ...b, instance: null });
-    expect((await get(`/api/track?caseNo=${caseNo}&queryCode=1`)).status).toBe(400);
+    // One answer for both, word for word: a code never confirms that a case exists.
+    const refused = problemBody("forbidden", "办件编号或查询码不正确，或办件尚未上传到此处", "/api/track", { field: "queryCode" });
+    expect(await problem(wrong, 403)).toEqual(refused);
+    expect(await problem(unknown, 403)).toEqual(refused);
+    expect(await problem(await get(`/api/track?caseNo=${caseNo}&queryCode=1`), 400)).toEqual(
+      validationProblem("/api/track", { field: "queryCode", message: "查询码应为回执上的8位字符（不含 0、1、I、L、O）" }),
+    );
   });
 });
 
 describe("deadline input bounds", () => {
   it("refuses a start outside 2000–2100 instead of failing, and a zero-day limit ends the same working day", async () => {
     const far = await get("/api/calendar/deadline?start=9999-12-31T00:00:00Z&hours=10");
-    expect(far.status).toBe(400);
-    expect(await far.json()).toMatchObject({ code: "validation_failed", field: "start" });
+    expect(await problem(far, 400)).toEqual(validationProblem("/api/calendar/deadline", { field: "start", message: "start 应在 2000–2100 年之间" }));
     // Friday 2026-11-20 19:00 Beijing, after closing: "same day" is Monday's close.
-    const zero = (await (await get(`/api/calendar/deadline?start=${encodeURIComponent("2026-11-20T19:00:00+08:00")}&days=0`)).json()) as { deadline: string; date: string };
-    expect(zero).toMatchObject({ deadline: "2026-11-23T09:30:00.000Z", date: "2026-11-23" });
+    const zero = await get(`/api/calendar/deadline?start=${encodeURIComponent("2026-11-20T19:00:00+08:00")}&days=0`);
+    expect(zero.status).toBe(200);
+    expect(await zero.json()).toEqual({ deadline: "2026-11-23T09:30:00.000Z", date: "2026-11-23", warnings: [] });
   });
 });
 
@@ -90,23 +111,46 @@ describe("a person resolves a conflict", () => {
     expect((await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" })).status).toBe(200);
     // The node, not yet knowing, forwards too: its event is kept and flagged.
     await chain.act(caseNo, { action: "forward" });
-    const pushed = (await (await pushEvents(node, chain.events)).json()) as { conflicts: unknown[] };
-    expect(pushed.conflicts).toHaveLength(1);
+    const reason = "办件到达市级时已处于“部门审查中”状态，“转送部门”不再有效";
+    const pushed = (await (await pushEvents(node, chain.events)).json()) as PushResponse;
+    expect(pushed.conflicts).toEqual([{ origin: node.code, seq: 2, caseNo, reason }]);
+    // The conflict as the city keeps it: detected when the push was taken.
+    const flagged = { origin: node.code, seq: 2, caseNo, type: "forwarded", node: node.code, reason, detectedAt: pushed.serverTime, resolvedAt: null, resolution: null };
 
-    expect((await staffJson("GET", "/api/conflicts", "clerk")).status).toBe(403);
-    expect((await exports.default.fetch(new Request("http://city.test/api/conflicts"))).status).toBe(401);
+    expect(await problem(await staffJson("GET", "/api/conflicts", "clerk"), 403)).toEqual(
+      problemBody("forbidden", "需要以下角色之一：supervisor、admin；当前令牌角色为 clerk", "/api/conflicts", { requiredRoles: ["supervisor", "admin"], role: "clerk" }),
+    );
+    expect(await problem(await exports.default.fetch(new Request("http://city.test/api/conflicts")), 401)).toEqual(
+      problemBody("unauthorized", "缺少访问令牌（Authorization: Bearer …）", "/api/conflicts"),
+    );
     const open = (await (await staffJson("GET", "/api/conflicts?open=1", "supervisor")).json()) as { conflicts: Record<string, unknown>[] };
-    expect(open.conflicts.filter((c) => c.origin === node.code)).toEqual([
-      expect.objectContaining({ origin: node.code, seq: 2, caseNo, type: "forwarded", resolvedAt: null, resolution: null }),
-    ]);
+    expect(open.conflicts.filter((c) => c.origin === node.code)).toEqual([flagged]);
     const reconcileBefore = (await (await staffJson("GET", "/api/reconcile", "supervisor")).json()) as { nodes: { code: string; conflicts: number }[] };
     expect(reconcileBefore.nodes.find((n) => n.code === node.code)!.conflicts).toBe(1);
 
-    expect((await staffJson("POST", `/api/conflicts/${node.code}/2/resolve`, "supervisor", { resolution: "" })).status).toBe(400);
-    expect((await staffJson("POST", `/api/conflicts/${node.code}/99/resolve`, "supervisor", { resolution: "无" })).status).toBe(404);
-    const done = await staffJson("POST", `/api/conflicts/${node.code}/2/resolve`, "supervisor", { resolution: "市级已转送，节点的重复转送作废" });
+    const resolve = (seq: number) => `/api/conflicts/${node.code}/${seq}/resolve`;
+    expect(await problem(await staffJson("POST", resolve(2), "supervisor", { resolution: "" }), 400)).toEqual(
+      validationProblem(resolve(2), { field: "resolution", message: "请写明处理结果" }),
+    );
+    expect(await problem(await staffJson("POST", resolve(99), "supervisor", { resolution: "无" }), 404)).toEqual(
+      problemBody("not_found", `冲突 ${node.code}:99 不存在`, resolve(99), { origin: node.code, seq: 99 }),
+    );
+    // Neither changed the conflict.
+    expect(((await (await staffJson("GET", "/api/conflicts?open=1", "supervisor")).json()) as { conflicts: Record<string, unknown>[] }).conflicts.filter((c) => c.origin === node.code)).toEqual([flagged]);
+
+    const t0 = Date.now();
+    const done = await staffJson("POST", resolve(2), "supervisor", { resolution: "市级已转送，节点的重复转送作废" });
+    const t1 = Date.now();
     expect(done.status).toBe(200);
-    expect(await done.json()).toMatchObject({ origin: node.code, seq: 2, resolvedAt: expect.any(String), resolution: "市级已转送，节点的重复转送作废" });
+    const resolved = (await done.json()) as Record<string, any>;
+    expect(resolved).toEqual({ ...flagged, resolvedAt: expect.stringMatching(ISO), resolution: "市级已转送，节点的重复转送作废" });
+    expect(Date.parse(resolved.resolvedAt)).toBeGreaterThanOrEqual(t0 - 1000);
+    expect(Date.parse(resolved.resolvedAt)).toBeLessThanOrEqual(t1 + 1000);
+    // It leaves the open list and stays, resolved, in the full one.
+    const openAfter = (await (await staffJson("GET", "/api/conflicts?open=1", "supervisor")).json()) as { conflicts: Record<string, unknown>[] };
+    expect(openAfter.conflicts.filter((c) => c.origin === node.code)).toEqual([]);
+    const all = (await (await staffJson("GET", "/api/conflicts", "supervisor")).json()) as { conflicts: Record<string, unknown>[] };
+    expect(all.conflicts.filter((c) => c.origin === node.code)).toEqual([resolved]);
     const reconcileAfter = (await (await staffJson("GET", "/api/reconcile", "supervisor")).json()) as { nodes: { code: string; conflicts: number }[] };
     expect(reconcileAfter.nodes.find((n) => n.code === node.code)!.conflicts).toBe(0);
   });
