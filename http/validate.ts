@@ -5,9 +5,29 @@ import { z } from "zod";
 import { textProblem } from "../domain/text.js";
 import { AppError } from "./errors.js";
 
-// Messages zod writes itself (a wrong type, a missing field) reach people: in Chinese, like ours.
+// Messages zod writes itself (a wrong type, a missing field, a list too long) reach people: in
+// plain Chinese like ours. What is not mapped here falls back to zod's own Chinese locale.
+const TYPE_NAMES: Record<string, string> = { string: "文本", number: "数字", int: "整数", boolean: "是或否", array: "列表", object: "对象", date: "日期" };
+const SIZE_UNITS: Record<string, string> = { array: "项", set: "项", string: "个字符", file: "字节" };
 z.config(z.locales.zhCN());
-z.config({ customError: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? "缺少此项" : undefined) });
+z.config({
+  customError: (issue) => {
+    switch (issue.code) {
+      case "invalid_type":
+        return issue.input === undefined ? "缺少此项" : `类型不正确，应为${TYPE_NAMES[issue.expected] ?? issue.expected}`;
+      case "unrecognized_keys":
+        return `不认识的字段：${issue.keys.join("、")}`;
+      case "too_big":
+        return SIZE_UNITS[issue.origin] ? `最多 ${String(issue.maximum)} ${SIZE_UNITS[issue.origin]}` : `不能大于 ${String(issue.maximum)}`;
+      case "too_small":
+        return SIZE_UNITS[issue.origin] ? `至少 ${String(issue.minimum)} ${SIZE_UNITS[issue.origin]}` : `不能小于 ${String(issue.minimum)}`;
+      case "invalid_value":
+        return `应为 ${issue.values.map(String).join("、")} 之一`;
+      default:
+        return undefined;
+    }
+  },
+});
 
 /** How deep and how large a request's JSON may be before any schema looks at it. */
 const MAX_JSON_DEPTH = 32;

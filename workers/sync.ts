@@ -52,7 +52,7 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
   }
   const v = (raw as { v?: unknown })?.v;
   if (v !== PROTOCOL_VERSION) {
-    throw new AppError("unsupported_protocol", `同步协议版本 ${String(v)} 不受支持，市级使用版本 ${PROTOCOL_VERSION}`, { protocolVersion: PROTOCOL_VERSION, received: v ?? null });
+    throw new AppError("unsupported_protocol", `同步协议版本 ${v === undefined ? "（未标明）" : String(v)} 不受支持，市级使用版本 ${PROTOCOL_VERSION}`, { protocolVersion: PROTOCOL_VERSION, received: v ?? null });
   }
   const parsed = await schema.safeParseAsync(raw);
   if (!parsed.success) throw batchError(code, parsed.error.issues) ?? validationError(parsed.error.issues, "json");

@@ -233,7 +233,7 @@ describe("node enrolment (admin only)", () => {
     const priv = await exportJWK(privateKey);
     const withD = await postEnrolment({ ...body, publicJwk: { kty: priv.kty, crv: priv.crv, x: priv.x, d: priv.d } });
     // The strict JWK schema names the private member; the message is zod's own (zh-CN locale).
-    expect(await problem(withD, 400)).toEqual(validationProblem("/api/admin/nodes", { field: "publicJwk", message: '出现未知的键(key): "d"' }));
+    expect(await problem(withD, 400)).toEqual(validationProblem("/api/admin/nodes", { field: "publicJwk", message: "不认识的字段：d" }));
     expect(await nodeRow(body.code)).toBeNull();
 
     const city = await postEnrolment({ ...body, code: "CITY" });
@@ -803,7 +803,7 @@ describe("push", () => {
     // A signed JSON string: no version at all.
     const notJson = await signWith(node.privateKey, node.code, "just a string");
     expect(await problem(await push(notJson), 400)).toEqual(
-      problemBody("unsupported_protocol", "同步协议版本 undefined 不受支持，市级使用版本 1", "/api/sync/push", { protocolVersion: 1, received: null }),
+      problemBody("unsupported_protocol", "同步协议版本 （未标明） 不受支持，市级使用版本 1", "/api/sync/push", { protocolVersion: 1, received: null }),
     );
 
     expect(await footprint(node.code)).toEqual(NOTHING);
@@ -835,7 +835,7 @@ describe("push", () => {
 
     const tooMany = await pushEvents(node, chain.events);
     // The limit's message is zod's own (zh-CN locale).
-    expect(await problem(tooMany, 400)).toEqual(validationProblem("/api/sync/push", { field: "events", message: `数值过大：期望 array <=${MAX_PUSH_EVENTS} 项` }));
+    expect(await problem(tooMany, 400)).toEqual(validationProblem("/api/sync/push", { field: "events", message: `最多 ${MAX_PUSH_EVENTS} 项` }));
     expect(await footprint(node.code)).toEqual(NOTHING);
 
     const acknowledged = (ackedSeq: number, stored: number, duplicates: number) => ({
