@@ -262,16 +262,35 @@ async function verifySignature(token: string, key: CryptoKey): Promise<Record<st
   }
 }
 
+/** Seconds since the epoch that a Date can print (up to the year 9999). */
+const isEpochSeconds = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= 253_402_300_799;
+const isText = (v: unknown) => typeof v === "string";
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Whether signed claims have every member an approval has, of the right type (a signature says nothing about shape). */
 function looksLikeApproval(c: Record<string, unknown>): c is ApprovalClaims & Record<string, unknown> {
   return (
-    typeof c.jti === "string" &&
-    typeof c.iat === "number" &&
-    typeof c.exp === "number" &&
-    typeof c.caseNo === "string" &&
-    typeof c.itemCode === "string" &&
+    isText(c.jti) &&
+    isText(c.iss) &&
+    isEpochSeconds(c.iat) &&
+    isEpochSeconds(c.exp) &&
+    (c.nbf === undefined || isEpochSeconds(c.nbf)) &&
+    isText(c.caseNo) &&
+    isText(c.itemCode) &&
+    isText(c.itemName) &&
     c.decision === "grant" &&
-    typeof c.holder === "object" &&
-    c.holder !== null
+    isRecord(c.holder) &&
+    isText(c.holder.name) &&
+    isText(c.holder.idNumber) &&
+    isRecord(c.department) &&
+    isText(c.department.code) &&
+    isText(c.department.name) &&
+    isText(c.seal) &&
+    isText(c.issuedOn) &&
+    isText(c.validUntil) &&
+    isText(c.resultName) &&
+    (c.licenceId === undefined || isText(c.licenceId)) &&
+    (c.del === undefined || isText(c.del))
   );
 }
 

@@ -58,6 +58,14 @@ function handedIn(p: Payload, before: CaseSnapshot): string[] {
   return [...after.filter((id) => given(id) && !before.materials.includes(id)), ...before.missing.filter((id) => given(id) && before.materials.includes(id))];
 }
 
+/**
+ * The spec of an event type, or undefined. Own members only: a type named `constructor` or
+ * `toString` must not find what every object inherits.
+ */
+export function eventType(type: string): EventTypeSpec | undefined {
+  return Object.hasOwn(EVENT_TYPES, type) ? EVENT_TYPES[type] : undefined;
+}
+
 /** Every event type a command produces, by name. `opened` and `approval-issued` are checked on their own. */
 export const EVENT_TYPES: Readonly<Record<string, EventTypeSpec>> = {
   accepted: {

@@ -22,11 +22,19 @@ export interface IngestInput {
    * department's decision.
    */
   recheck: RecheckContext;
+  /**
+   * The catalog and calendar as they stood at the node's last pull, when they have changed since:
+   * a node offline across an edit worked with those, so its events are also judged by them.
+   */
+  recheckAsOfLastPull?: RecheckContext | null;
   /** The node's clock when it signed the batch: no event in it can be later. */
   sentAt: string;
   events: readonly ChainedEvent[];
-  /** A further check the shell can make (the city verifies pushed approvals with its keys). */
-  check?: (e: ChainedEvent, before: CaseSnapshot | null) => Promise<string | null>;
+  /**
+   * A further check the shell can make (the city verifies pushed approvals with its keys), given
+   * the events of this batch accepted before this one.
+   */
+  check?: (e: ChainedEvent, before: CaseSnapshot | null, earlier: readonly AcceptedEvent[]) => Promise<string | null>;
 }
 
 export interface AcceptedEvent {
@@ -70,6 +78,13 @@ export async function checkBatch(origin: string, events: readonly ChainedEvent[]
   return null;
 }
 
+/** The city's reason against an event under today's reference, unless the node's last-pulled reference re-makes it. */
+function recheckUnderEither(input: IngestInput, before: CaseSnapshot | null, e: ChainedEvent & { payload: Record<string, unknown> }): string | null {
+  const now = recheckEvent(input.recheck, before, e);
+  if (now === null || !input.recheckAsOfLastPull) return now;
+  return recheckEvent(input.recheckAsOfLastPull, before, e) === null ? null : now;
+}
+
 /** Plans a batch's ingestion against the city's state (checking the batch itself unless `checked`). */
 export async function planIngest(input: IngestInput & { checked?: boolean }): Promise<IngestPlan> {
   const { events, origin } = input;
@@ -103,8 +118,8 @@ export async function planIngest(input: IngestInput & { checked?: boolean }): Pr
     const before = current(e.caseNo);
     let conflict =
       timeProblem(e.occurredAt, prevAt, input.sentAt, MAX_CLOCK_SKEW_MS) ??
-      recheckEvent(input.recheck, before, e as ChainedEvent & { payload: Record<string, unknown> }) ??
-      (input.check ? await input.check(e, before) : null);
+      recheckUnderEither(input, before, e as ChainedEvent & { payload: Record<string, unknown> }) ??
+      (input.check ? await input.check(e, before, accepted) : null);
     prevAt = e.occurredAt;
     if (!conflict) {
       // A signed event can still be malformed (a buggy node): keep it, flag it, never crash on it.

@@ -3,10 +3,10 @@
  * turns events into the current case. Pure: the shells load a case, ask `decide` for the event a
  * command produces, and store that event together with `applyEvent`'s result.
  */
-import type { MaterialSpec, ServiceItemKind } from "../schema/types.js";
+import type { MaterialSpec, Place, ServiceItemKind } from "../schema/types.js";
 import { computeDeadline, immediateDeadline, type Deadline, type Limit, type WorkCalendar } from "./time.js";
 import { applicantProblem } from "./applicant.js";
-import { CASE_NO_PATTERN, caseNoDayPrefix, QUERY_CODE_PATTERN } from "./case-number.js";
+import { CASE_NO_PATTERN, caseNoDayPrefix, CITY_ORIGIN, QUERY_CODE_PATTERN } from "./case-number.js";
 
 /** The seven kinds: the five an item is handled as, plus 退回件 and 补办件 which a case becomes. */
 export type CaseKind = ServiceItemKind | "returned" | "supplement";
@@ -206,6 +206,8 @@ export interface ItemForCase {
   materials: readonly MaterialSpec[];
   promisedLimit: Limit;
   jointDepartments: readonly string[];
+  /** Where the item is handled: the city centre, township halls, or both. */
+  places: readonly Place[];
 }
 
 /** How a result reaches the applicant: at the window, by post, electronically. */
@@ -340,6 +342,9 @@ export function openCase(
     return invalid("caseNo", `办件编号 ${input.caseNo} 应以 ${caseNoDayPrefix(input.origin, input.at)} 开头（受理节点与受理日期）`);
   }
   if (!QUERY_CODE_PATTERN.test(input.queryCode)) return invalid("queryCode", "查询码应为回执字母表中的8位字符");
+  // The city centre takes only items handled at the city; a township hall only township items.
+  const place: Place = input.origin === CITY_ORIGIN ? "city" : "township";
+  if (!item.places.includes(place)) return invalid("itemCode", `事项“${item.name}”不在${place === "city" ? "市行政服务中心" : "乡镇（街道）便民服务中心"}办理`);
   const who = applicantProblem(input.applicant);
   if (who) return invalid(`applicant.${who.field}`, who.message);
   const check = checkMaterials(item, input.materials);

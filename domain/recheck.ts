@@ -5,7 +5,7 @@
  * exactly as the node sent it. An event that does not is a conflict: stored, flagged, not applied.
  */
 import { canonicalJson } from "./events.js";
-import { EVENT_TYPES, PayloadError, read } from "./event-types.js";
+import { eventType, PayloadError, read } from "./event-types.js";
 import {
   ACTION_LABELS,
   applyEvent,
@@ -114,7 +114,7 @@ function recheckOpened(ctx: RecheckContext, before: CaseSnapshot | null, e: Chec
 
 /** Re-runs the command behind a case event against the city's case. */
 function recheckCommand(ctx: RecheckContext, before: CaseSnapshot | null, e: CheckedEvent): string | null {
-  const spec = EVENT_TYPES[e.type];
+  const spec = eventType(e.type);
   if (!spec) return `未知的事件类型 ${e.type}`;
   if (!before) return `办件 ${e.caseNo} 不存在`;
   const item = ctx.item(before.itemCode);
@@ -143,11 +143,12 @@ export function recheckEvent(ctx: RecheckContext, before: CaseSnapshot | null, e
 
 /**
  * Why an event's time cannot be right, or null. An event is made before the batch carrying it
- * was signed (`sentAt`, the node's clock), and a chain's clock does not run backwards by more
- * than `toleranceMs` (a clock corrected by a few minutes is tolerated; a day is not).
+ * was signed (`sentAt`, the node's clock), and a chain's clock does not run backwards: both within
+ * `toleranceMs`, since a node's clock may be stepped by a few minutes between the two (a day is
+ * not tolerated).
  */
 export function timeProblem(occurredAt: string, prevOccurredAt: string | null, sentAt: string, toleranceMs: number): string | null {
-  if (occurredAt > sentAt) return `事件时间 ${occurredAt} 晚于节点签发批次的时间 ${sentAt}`;
+  if (Date.parse(occurredAt) > Date.parse(sentAt) + toleranceMs) return `事件时间 ${occurredAt} 晚于节点签发批次的时间 ${sentAt}`;
   if (prevOccurredAt && Date.parse(occurredAt) < Date.parse(prevOccurredAt) - toleranceMs) {
     return `事件时间 ${occurredAt} 早于本链上一事件的时间 ${prevOccurredAt}`;
   }
@@ -160,17 +161,20 @@ export type RoleOf = (e: CheckedEvent) => Role;
 /**
  * Why the city must not sign a result for a case, or null: its applied events, replayed from the
  * start, must each be allowed by the transition table for the item's kind in the city's catalog
+ * (the current one, or an earlier version a node offline across a reclassification worked with)
  * and for the role that made it. Values computed from the calendar are not compared here — the
  * calendar may have been completed since — only who did what in which state.
  */
-export function historyProblem(events: readonly CheckedEvent[], catalogKind: ItemForCase["kind"], roleOf: RoleOf): string | null {
+export function historyProblem(events: readonly CheckedEvent[], catalogKinds: readonly ItemForCase["kind"][], roleOf: RoleOf): string | null {
   let c: CaseSnapshot | null = null;
   for (const e of events) {
     if (e.type === "opened") {
       if (c) return `办件 ${e.caseNo} 重复开件`;
-      if (e.payload.itemKind !== catalogKind) return `办件按“${String(e.payload.itemKind)}”开件，市级目录中该事项为“${catalogKind}”`;
+      if (!catalogKinds.includes(e.payload.itemKind as ItemForCase["kind"])) {
+        return `办件按“${String(e.payload.itemKind)}”开件，市级目录中该事项为“${catalogKinds.join("”或“")}”`;
+      }
     } else if (e.type !== "approval-issued") {
-      const spec = EVENT_TYPES[e.type];
+      const spec = eventType(e.type);
       if (!spec) return `未知的事件类型 ${e.type}`;
       if (!c) return `办件 ${e.caseNo} 在开件之前有事件`;
       const rule = findRule(c, spec.action, roleOf(e));

@@ -70,7 +70,7 @@ export const pushPayloadSchema = z.object({
   /** The node's clock when it signed the batch. */
   sentAt: instant,
   /** The last seq the node holds (reported for reconciliation). */
-  headSeq: z.number().int().nonnegative(),
+  headSeq: z.number().int().nonnegative().max(1_000_000_000),
   events: z
     .array(z.unknown())
     .max(MAX_PUSH_EVENTS)

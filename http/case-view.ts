@@ -10,7 +10,7 @@ import {
 import { maskIdNumber, maskPhone } from "../domain/codes.js";
 import { LIGHT_LABELS } from "../domain/time.js";
 import type { MaterialSpec } from "../schema/types.js";
-import { caseLight, isPaused, type StoredEvent } from "../store/cases.js";
+import { caseLight, isPaused, type LoggedEvent } from "../store/cases.js";
 
 export interface CaseViewOptions {
   now: Date;
@@ -18,7 +18,7 @@ export interface CaseViewOptions {
   /** Show the full ID number and phone (the case view only). */
   unmasked?: boolean;
   role?: Role;
-  events?: StoredEvent[];
+  events?: LoggedEvent[];
 }
 
 const named = (ids: readonly string[], specs: readonly MaterialSpec[]) =>
@@ -77,6 +77,7 @@ export function caseView(c: CaseSnapshot, o: CaseViewOptions) {
             occurredAt: e.occurredAt,
             receivedAt: e.receivedAt,
             hash: e.hash,
+            conflict: e.conflict,
           })),
         }
       : {}),

@@ -104,6 +104,8 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
 
   return new Hono<CaseEnv>()
     .post("/api/cases", jsonBody(intakeSchema), async (c) => {
+      // Intake is the window's: the transition table gives acceptance to clerks only.
+      if (c.var.role !== "clerk") throw new AppError("forbidden_role", `角色 ${c.var.role} 不能窗口收件`, { role: c.var.role, action: "intake", allowedRoles: ["clerk"] });
       const body = c.req.valid("json");
       const now = c.var.now();
       const res = await intake(c.var.db, {

@@ -110,6 +110,11 @@ export function sameOriginJsonWrites(opts: { mediaTypes?: readonly string[] } = 
 export function bodySizeLimit(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
-    onError: (c) => problemResponse(c, new AppError("payload_too_large", `请求体超过 ${maxBytes} 字节的上限`, { limit: maxBytes })),
+    onError: (c) => {
+      // The rest of the body is never read, so the connection cannot carry another request:
+      // say so, or a client reusing it sees its next request fail.
+      c.header("Connection", "close");
+      return problemResponse(c, new AppError("payload_too_large", `请求体超过 ${maxBytes} 字节的上限`, { limit: maxBytes }));
+    },
   });
 }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import { z } from "zod";
 import { ACTION_LABELS, CASE_STATE_LABELS } from "../domain/lifecycle.js";
-import { EVENT_TYPES } from "../domain/event-types.js";
+import { eventType } from "../domain/event-types.js";
 import { formatDateZh, formatLocal, LIGHT_LABELS } from "../domain/time.js";
 import { caseLight, getCase, getCaseEvents } from "../store/cases.js";
 import { AppError } from "./errors.js";
@@ -16,13 +16,14 @@ import { maskIdNumber } from "../domain/codes.js";
 const trackQuery = z.object({ caseNo: caseNoSchema, queryCode: queryCodeSchema });
 const formQuery = z.object({ caseNo: z.string().trim().max(40).optional(), queryCode: z.string().trim().max(20).optional() });
 
-const STEP = (type: string) => (type === "opened" ? "收件" : type === "approval-issued" ? "签发电子文书" : (EVENT_TYPES[type] ? ACTION_LABELS[EVENT_TYPES[type]!.action] : type));
+const STEP = (type: string) => (type === "opened" ? "收件" : type === "approval-issued" ? "签发电子文书" : (eventType(type) ? ACTION_LABELS[eventType(type)!.action] : type));
 
 /** What an applicant may see of a case: no ID number, no other people's data. */
 async function tracked(c: { var: CaseEnv["Variables"] }, caseNo: string, queryCode: string) {
   const kase = await getCase(c.var.db, caseNo);
   if (!kase || kase.queryCode !== queryCode.toUpperCase()) throw new AppError("forbidden", "办件编号或查询码不正确，或办件尚未上传到此处", { field: "queryCode" });
-  const events = await getCaseEvents(c.var.db, caseNo);
+  // The applicant sees what happened to the case: events flagged at the city were never applied.
+  const events = (await getCaseEvents(c.var.db, caseNo)).filter((e) => e.conflict === null);
   const light = caseLight(kase, c.var.now());
   return {
     caseNo: kase.caseNo,

@@ -69,6 +69,35 @@ export const serviceItems = sqliteTable(
   (t) => [index("service_items_department_idx").on(t.departmentCode)],
 );
 
+/**
+ * City: earlier versions of catalog items, each kept when an administrator replaced it. A node
+ * offline across an edit accepted cases with the item as it then was; the city re-checks its
+ * events against the version the node could have had.
+ */
+export const serviceItemVersions = sqliteTable(
+  "service_item_versions",
+  {
+    code: text("code").notNull(),
+    /** The city's clock when this version stopped being the current one. */
+    supersededAt: text("superseded_at").notNull(),
+    /** The whole `service_items` row as it was (its `updatedAt` says when it took effect). */
+    row: text("row", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.code, t.supersededAt] })],
+);
+
+/** City: earlier states of calendar overrides (kind null: the date had none), kept on every change. */
+export const calendarDayVersions = sqliteTable(
+  "calendar_day_versions",
+  {
+    date: text("date").notNull(),
+    supersededAt: text("superseded_at").notNull(),
+    kind: text("kind").$type<"holiday" | "workday">(),
+    name: text("name"),
+  },
+  (t) => [primaryKey({ columns: [t.date, t.supersededAt] }), index("calendar_day_versions_superseded_idx").on(t.supersededAt)],
+);
+
 /** Calendar overrides: public holidays and 调休 working days. Ordinary weekdays work, weekends rest. */
 export const calendarDays = sqliteTable("calendar_days", {
   date: text("date").primaryKey(),
@@ -196,6 +225,8 @@ export const nodeContacts = sqliteTable("node_contacts", {
   /** Node clock minus city clock at the last contact, in milliseconds. */
   skewMs: integer("skew_ms").notNull(),
   lastPushAt: text("last_push_at"),
+  /** The city's clock at the node's last pull: the catalog and calendar it worked with since. */
+  lastPullAt: text("last_pull_at"),
 });
 
 /** City: every signed batch seen, so a captured batch replayed later is refused. */

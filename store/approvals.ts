@@ -1,12 +1,12 @@
 /** Approvals, their revocation and the delegations that let township nodes sign. */
-import { asc, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull } from "drizzle-orm";
 import type { JSONWebKeySet } from "jose";
-import { approvalRevocations, approvals, changes, conflicts, delegations, departments } from "../schema/tables.js";
+import { approvalRevocations, approvals, changes, delegations, departments, serviceItemVersions } from "../schema/tables.js";
 import { approvalClaims, revocableIds, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
 import type { CaseSnapshot, Role } from "../domain/lifecycle.js";
 import { historyProblem } from "../domain/recheck.js";
 import type { Db } from "./db.js";
-import { getItemRow } from "./catalog.js";
+import { getItemRow, type ItemRow } from "./catalog.js";
 import { getCase, getCaseEvents, recordEvent, type StoredEvent } from "./cases.js";
 
 export type ApprovalRow = typeof approvals.$inferSelect;
@@ -94,21 +94,18 @@ export async function issueApproval(db: Db, caseNo: string, req: IssueRequest): 
  * transition table allows for the item's kind in its catalog and the role that made it.
  */
 export async function caseHistoryProblem(db: Db, caseNo: string, cityOrigin: string): Promise<string | null> {
-  const [events, flagged, kase] = await Promise.all([
-    getCaseEvents(db, caseNo),
-    db.select({ origin: conflicts.origin, seq: conflicts.seq }).from(conflicts).where(eq(conflicts.caseNo, caseNo)),
-    getCase(db, caseNo),
-  ]);
+  const [events, kase] = await Promise.all([getCaseEvents(db, caseNo), getCase(db, caseNo)]);
   if (!kase) return `办件 ${caseNo} 不存在`;
   const item = await getItemRow(db, kase.itemCode);
   if (!item) return `事项 ${kase.itemCode} 不在市级事项目录中`;
-  const skip = new Set(flagged.map((f) => `${f.origin}:${f.seq}`));
+  const earlier = await db.select({ row: serviceItemVersions.row }).from(serviceItemVersions).where(eq(serviceItemVersions.code, kase.itemCode));
+  const kinds = [...new Set([item.kind, ...earlier.map((v) => (v.row as { kind: ItemRow["kind"] }).kind)])];
   // Applied at the city when stored (a pushed event) or when made (its own).
   const appliedAt = (e: StoredEvent) => e.receivedAt ?? e.occurredAt;
   const applied = events
-    .filter((e) => !skip.has(`${e.origin}:${e.seq}`))
+    .filter((e) => e.conflict === null)
     .sort((a, b) => (appliedAt(a) < appliedAt(b) ? -1 : appliedAt(a) > appliedAt(b) ? 1 : a.origin === b.origin ? a.seq - b.seq : a.origin < b.origin ? -1 : 1));
-  return historyProblem(applied as (StoredEvent & { payload: Record<string, unknown> })[], item.kind, (e) => (e.origin === cityOrigin ? ((e.payload.role as Role | undefined) ?? "clerk") : "clerk"));
+  return historyProblem(applied as (StoredEvent & { payload: Record<string, unknown> })[], kinds, (e) => (e.origin === cityOrigin ? ((e.payload.role as Role | undefined) ?? "clerk") : "clerk"));
 }
 
 /** The revoked approvals, as verifiers need them. */
@@ -158,8 +155,14 @@ export async function delegationsOf(db: Db, node: string): Promise<DelegationRow
   return db.select().from(delegations).where(eq(delegations.node, node));
 }
 
-/** The newest delegation stored for a node, or null. */
+/** The newest delegation stored for a node that has not been revoked, or null: a revoked one vouches for nothing. */
 export async function latestDelegation(db: Db, node: string): Promise<DelegationRow | null> {
-  const rows = await db.select().from(delegations).where(eq(delegations.node, node)).orderBy(desc(delegations.issuedAt)).limit(1);
-  return rows[0] ?? null;
+  const rows = await db
+    .select({ d: delegations })
+    .from(delegations)
+    .leftJoin(approvalRevocations, eq(approvalRevocations.approvalId, delegations.id))
+    .where(and(eq(delegations.node, node), isNull(approvalRevocations.approvalId)))
+    .orderBy(desc(delegations.issuedAt))
+    .limit(1);
+  return rows[0]?.d ?? null;
 }

@@ -5,6 +5,7 @@
  */
 import { getTableColumns, getTableName, type Table } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { utf8Length } from "../domain/limits.js";
 import type { Db } from "./db.js";
 
 interface ColumnMeta {
@@ -13,19 +14,25 @@ interface ColumnMeta {
   mapToDriverValue(v: unknown): unknown;
 }
 
-/** Rows per statement: keeps each JSON parameter well under D1's 2 MB value limit. */
+/** Rows per statement at most. */
 export const BULK_ROWS = 200;
+/**
+ * UTF-8 bytes of one statement's JSON parameter at most: D1 refuses a value over 2 MB
+ * (SQLITE_TOOBIG), and 200 events of the largest allowed size would be 3.2 MB.
+ */
+export const BULK_PARAM_BYTES = 1_000_000;
 
 /**
- * One statement inserting `rows` (TypeScript field names) into `table`. With `upsertOn`, a row whose
- * key exists replaces every other column; otherwise an existing key makes the statement fail.
+ * Statements inserting `rows` (TypeScript field names) into `table`, as few as the row and byte
+ * caps allow. With `upsertOn`, a row whose key exists replaces every other column; otherwise an
+ * existing key makes the statement fail.
  */
-export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["$inferInsert"][], opts: { upsertOn?: string } = {}): BatchItem<"sqlite"> {
+export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["$inferInsert"][], opts: { upsertOn?: string } = {}): BatchItem<"sqlite">[] {
   const columns = Object.entries(getTableColumns(table) as Record<string, ColumnMeta>);
-  const data = rows.map((row) => {
+  const encoded = rows.map((row) => {
     const r = row as Record<string, unknown>;
     // JSON columns travel as JSON values (json_extract hands them back as JSON text); others as driver values.
-    return columns.map(([key, col]) => (r[key] === undefined ? null : col.dataType === "json" ? r[key] : col.mapToDriverValue(r[key])));
+    return JSON.stringify(columns.map(([key, col]) => (r[key] === undefined ? null : col.dataType === "json" ? r[key] : col.mapToDriverValue(r[key]))));
   });
   const names = columns.map(([, c]) => `"${c.name}"`).join(", ");
   const picks = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
@@ -37,7 +44,21 @@ export function bulkInsert<T extends Table>(db: Db, table: T, rows: readonly T["
       .join(", ");
     text += ` ON CONFLICT("${opts.upsertOn}") DO UPDATE SET ${sets}`;
   }
-  return rawStatement(db, text, [JSON.stringify(data)]);
+  const out: BatchItem<"sqlite">[] = [];
+  let part: string[] = [];
+  let bytes = 2;
+  for (const row of encoded) {
+    const size = utf8Length(row) + 1;
+    if (part.length && (part.length >= BULK_ROWS || bytes + size > BULK_PARAM_BYTES)) {
+      out.push(rawStatement(db, text, [`[${part.join(",")}]`]));
+      part = [];
+      bytes = 2;
+    }
+    part.push(row);
+    bytes += size;
+  }
+  if (part.length) out.push(rawStatement(db, text, [`[${part.join(",")}]`]));
+  return out;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { and, asc, count, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { approvals, caseEvents, cases, changes } from "../schema/tables.js";
+import { approvals, caseEvents, cases, changes, conflicts } from "../schema/tables.js";
 import {
   applyEvent,
   clockStopped,
@@ -46,14 +46,18 @@ export async function getCase(db: Db, caseNo: string): Promise<StoredCase | null
   return (rows[0] as StoredCase | undefined) ?? null;
 }
 
-/** A case's events in the order they happened (by origin clock, then origin and seq). */
-export async function getCaseEvents(db: Db, caseNo: string): Promise<StoredEvent[]> {
+/** A stored event with the reason it was flagged, when it was (a flagged event was never applied). */
+export type LoggedEvent = StoredEvent & { conflict: string | null };
+
+/** A case's events in the order they happened (by origin clock, then origin and seq), flags included. */
+export async function getCaseEvents(db: Db, caseNo: string): Promise<LoggedEvent[]> {
   const rows = await db
-    .select()
+    .select({ e: caseEvents, conflict: conflicts.reason })
     .from(caseEvents)
+    .leftJoin(conflicts, and(eq(conflicts.origin, caseEvents.origin), eq(conflicts.seq, caseEvents.seq)))
     .where(eq(caseEvents.caseNo, caseNo))
     .orderBy(asc(caseEvents.occurredAt), asc(caseEvents.origin), asc(caseEvents.seq));
-  return rows as StoredEvent[];
+  return rows.map((r) => ({ ...(r.e as StoredEvent), conflict: r.conflict }));
 }
 
 /** The head of an origin's chain: its last seq and hash (0 and the genesis hash when empty). */

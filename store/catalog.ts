@@ -31,16 +31,6 @@ export interface ItemSummary {
   free: boolean;
 }
 
-/** The full 办事指南 of an item. */
-export type ItemGuide = ItemSummary &
-  Pick<ItemRow, "level" | "content" | "legalBasis" | "conditions" | "materials" | "procedure" | "fees" | "resultType" | "resultName" | "complaintChannel" | "address" | "consultPhone" | "updatedAt"> & {
-    jointDepartments: { code: string; name: string }[];
-  };
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (m) => `\\${m}`);
-}
-
 function summary(row: ItemRow, dept: { code: string; name: string }): ItemSummary {
   return {
     code: row.code,
@@ -57,17 +47,25 @@ function summary(row: ItemRow, dept: { code: string; name: string }): ItemSummar
   };
 }
 
+/** The full 办事指南 of an item. */
+export type ItemGuide = ItemSummary &
+  Pick<ItemRow, "level" | "content" | "legalBasis" | "conditions" | "materials" | "procedure" | "fees" | "resultType" | "resultName" | "complaintChannel" | "address" | "consultPhone" | "updatedAt"> & {
+    jointDepartments: { code: string; name: string }[];
+  };
+
 /** Searches the catalog; `q` matches name, codes and content. */
 export async function listItems(db: Db, query: CatalogQuery): Promise<{ items: ItemSummary[]; total: number }> {
   const where: SQL[] = [];
   if (query.q) {
-    const pattern = `%${escapeLike(query.q)}%`;
+    // instr, not LIKE: D1 refuses LIKE patterns over 50 bytes, and an item's full name is longer.
+    // upper() on both sides keeps LIKE's ASCII case-insensitivity (item codes typed in lower case).
+    const needle = query.q.replace(/[a-z]/g, (ch) => ch.toUpperCase());
     where.push(
       or(
-        sql`${serviceItems.name} LIKE ${pattern} ESCAPE '\\'`,
-        sql`${serviceItems.code} LIKE ${pattern} ESCAPE '\\'`,
-        sql`${serviceItems.basicCode} LIKE ${pattern} ESCAPE '\\'`,
-        sql`${serviceItems.content} LIKE ${pattern} ESCAPE '\\'`,
+        sql`instr(upper(${serviceItems.name}), ${needle}) > 0`,
+        sql`instr(upper(${serviceItems.code}), ${needle}) > 0`,
+        sql`instr(upper(${serviceItems.basicCode}), ${needle}) > 0`,
+        sql`instr(upper(${serviceItems.content}), ${needle}) > 0`,
       )!,
     );
   }
@@ -137,5 +135,6 @@ export function itemForCase(row: ItemRow): ItemForCase {
     materials: row.materials,
     promisedLimit: { value: row.promisedLimitValue, unit: row.promisedLimitUnit },
     jointDepartments: row.jointDepartments,
+    places: row.places,
   };
 }

@@ -24,6 +24,7 @@ import { checkBatch, planIngest, type IngestInput } from "../domain/ingest.js";
 import type { RecheckContext } from "../domain/recheck.js";
 import { itemForCase } from "./catalog.js";
 import { loadCalendar } from "./calendar.js";
+import { calendarAsOf, itemsAsOf, itemsChangedSince } from "./reference-history.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
@@ -45,7 +46,7 @@ type Stmt = BatchItem<"sqlite">;
 
 /** Insert statements for chained events, a few hundred rows a statement. */
 export function insertEventStatements(db: Db, events: readonly (ChainedEvent & { receivedAt: string | null })[]): Stmt[] {
-  return chunked(events, BULK_ROWS).map((rows) => bulkInsert(db, caseEvents, rows.map((e) => ({ ...e, payload: e.payload as Record<string, unknown> }))));
+  return bulkInsert(db, caseEvents, events.map((e) => ({ ...e, payload: e.payload as Record<string, unknown> })));
 }
 
 /**
@@ -57,7 +58,7 @@ export function writeCaseStatements(db: Db, changed: readonly { before: CaseSnap
   const expected = changed.map((c) => [c.after.caseNo, readVersion(c.before)] as const);
   return [
     ...chunked(expected, BULK_ROWS * 4).map((part) => caseVersionGuard(db, part)),
-    ...chunked(rows, BULK_ROWS).map((part) => bulkInsert(db, cases, part, { upsertOn: "case_no" })),
+    ...bulkInsert(db, cases, rows, { upsertOn: "case_no" }),
   ];
 }
 
@@ -134,8 +135,9 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
   }
   const fresh = events.filter((e) => e.seq > head.seq);
   const known = await loadCases(db, fresh.map((e) => e.caseNo));
-  const recheck = await recheckContext(db, node, [...fresh.map((e) => (e.payload as { itemCode?: unknown }).itemCode), ...[...known.values()].map((c) => c?.itemCode)]);
-  const plan = await planIngest({ origin: node, head, held, cases: known, events, recheck, sentAt: p.sentAt, check, checked: true });
+  const codes = [...fresh.map((e) => (e.payload as { itemCode?: unknown }).itemCode), ...[...known.values()].map((c) => c?.itemCode)].filter((c): c is string => typeof c === "string");
+  const [recheck, recheckAsOfLastPull] = await Promise.all([recheckContext(db, node, codes), recheckContextAsOfLastPull(db, node, codes)]);
+  const plan = await planIngest({ origin: node, head, held, cases: known, events, recheck, recheckAsOfLastPull, sentAt: p.sentAt, check, checked: true });
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
@@ -196,8 +198,8 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
  * What the city knows to re-check a node's events: its catalog rows for the items involved, its
  * working calendar, and the role a township window acts in.
  */
-async function recheckContext(db: Db, node: string, itemCodes: unknown[]): Promise<RecheckContext> {
-  const codes = [...new Set(itemCodes.filter((c): c is string => typeof c === "string"))];
+async function recheckContext(db: Db, node: string, itemCodes: readonly string[]): Promise<RecheckContext> {
+  const codes = [...new Set(itemCodes)];
   const [rows, calendar] = await Promise.all([
     codes.length ? db.select().from(serviceItems).where(sql`${serviceItems.code} IN (SELECT value FROM json_each(${JSON.stringify(codes)}))`) : Promise.resolve([]),
     loadCalendar(db),
@@ -225,15 +227,33 @@ function claimStatements(db: Db, node: string, m: { batchId: string; sentAt: str
   ];
 }
 
-/** Records a pull's id once: false when it was taken before (a replay). */
+/**
+ * Records a pull's id once (false when it was taken before: a replay), and when the node pulled:
+ * what it pulls now is the reference its next offline work is judged by.
+ */
 export async function claimPull(db: Db, node: string, m: { batchId: string; sentAt: string }, now: Date): Promise<boolean> {
   try {
-    await db.batch(claimStatements(db, node, { ...m, events: 0 }, now) as [Stmt, ...Stmt[]]);
+    const stmts: Stmt[] = [
+      ...claimStatements(db, node, { ...m, events: 0 }, now),
+      db.update(nodeContacts).set({ lastPullAt: now.toISOString() }).where(eq(nodeContacts.code, node)),
+    ];
+    await db.batch(stmts as [Stmt, ...Stmt[]]);
     return true;
   } catch (err) {
     if (isWriteConflict(err)) return false;
     throw err;
   }
+}
+
+/** The same, as the reference stood at the node's last pull — null when nothing the batch needs changed since. */
+async function recheckContextAsOfLastPull(db: Db, node: string, itemCodes: readonly string[]): Promise<RecheckContext | null> {
+  const [contact] = await db.select({ at: nodeContacts.lastPullAt }).from(nodeContacts).where(eq(nodeContacts.code, node)).limit(1);
+  if (!contact?.at) return null;
+  const at = contact.at;
+  const [{ calendar, changed }, itemsChanged] = await Promise.all([calendarAsOf(db, at), itemsChangedSince(db, itemCodes, at)]);
+  if (!changed && !itemsChanged) return null;
+  const items = await itemsAsOf(db, itemCodes, at);
+  return { origin: node, role: "clerk", calendar, item: (code) => items.get(code) ?? null };
 }
 
 /** Stored events by `origin:seq` keys, in the order of the keys. */

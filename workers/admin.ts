@@ -9,6 +9,7 @@ import { parseItemCode } from "../domain/codes.js";
 import { AppError } from "../http/errors.js";
 import { delegationsOf, revokeApproval } from "../store/approvals.js";
 import { jsonBody, zv } from "../http/validate.js";
+import { keepCalendarDayVersion, keepItemVersion } from "../store/reference-history.js";
 import { requireRole } from "./auth.js";
 import type { CityEnv } from "./env.js";
 
@@ -27,7 +28,9 @@ const enrolSchema = z.object({
   publicJwk: ed25519Jwk,
 });
 
-const dateParam = z.object({ date: z.iso.date("日期格式应为 YYYY-MM-DD") });
+const dateParam = z.object({
+  date: z.iso.date("日期格式应为 YYYY-MM-DD").refine((d) => d >= "2000-01-01" && d <= "2100-12-31", "日期应在 2000–2100 年之间"),
+});
 const daySchema = z.object({ kind: z.enum(["holiday", "workday"], { message: "kind 应为 holiday 或 workday" }), name: z.string().trim().min(1).max(40) });
 /** A year is four plain digits: `0x7EA`, `2.026e3` or ` 2026` are refused, not read as 2026. */
 const yearParam = z.object({ year: z.string().regex(/^\d{4}$/, "年份应为4位数字").transform(Number).pipe(z.number().min(2000, "年份不早于2000").max(2100, "年份不晚于2100")) });
@@ -109,6 +112,7 @@ export function adminRoutes() {
       const at = c.var.now().toISOString();
       const row = { date, ...body, updatedAt: at };
       await c.var.db.batch([
+        keepCalendarDayVersion(c.var.db, date, at),
         c.var.db.insert(calendarDays).values(row).onConflictDoUpdate({ target: calendarDays.date, set: row }),
         c.var.db.insert(changes).values({ kind: "calendar_day", key: date, node: null, at }),
       ]);
@@ -118,6 +122,7 @@ export function adminRoutes() {
       const { date } = c.req.valid("param");
       const at = c.var.now().toISOString();
       await c.var.db.batch([
+        keepCalendarDayVersion(c.var.db, date, at),
         c.var.db.delete(calendarDays).where(eq(calendarDays.date, date)),
         c.var.db.insert(changes).values({ kind: "calendar_day", key: date, node: null, at }),
       ]);
@@ -157,6 +162,7 @@ export function adminRoutes() {
         updatedAt: at,
       };
       await c.var.db.batch([
+        keepItemVersion(c.var.db, code, at),
         c.var.db.insert(serviceItems).values(row).onConflictDoUpdate({ target: serviceItems.code, set: row }),
         c.var.db.insert(changes).values({ kind: "item", key: code, node: null, at }),
       ]);

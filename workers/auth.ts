@@ -37,6 +37,11 @@ export function requireRole(...roles: Staff["role"][]): MiddlewareHandler<CityEn
       c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
       throw new AppError("unauthorized", reasonOf(err));
     }
+    // A token signed by a trusted issuer can still carry claims of the wrong type: refuse, never convert.
+    if (typeof payload.sub !== "string" || payload.sub === "" || (payload.role !== undefined && typeof payload.role !== "string")) {
+      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+      throw new AppError("unauthorized", "访问令牌的 sub 或 role 声明格式不正确");
+    }
     const role = payload.role as Staff["role"] | undefined;
     if (!role || !ROLES.includes(role) || !roles.includes(role)) {
       // RFC 6750 §3.1: a valid token without the needed privileges.

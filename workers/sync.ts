@@ -6,7 +6,8 @@ import { canonicalJson, type ChainedEvent } from "../domain/events.js";
 import { maskIdNumber } from "../domain/codes.js";
 import { payloadDifference } from "../domain/recheck.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
-import { approvalForCase } from "../store/approvals.js";
+import { approvalForCase, revokedApprovals } from "../store/approvals.js";
+import type { AcceptedEvent } from "../domain/ingest.js";
 import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
 import type { z } from "zod";
@@ -87,15 +88,17 @@ function batchError(node: string, issues: readonly z.core.$ZodIssue[]): AppError
  * A node may push only approvals it signed itself, under a delegation from this city, for that
  * very case: anything else is kept in the log but flagged, and never served as the case's result.
  */
-async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before: CaseSnapshot | null, jwks: JSONWebKeySet): Promise<string | null> {
+async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before: CaseSnapshot | null, earlier: readonly AcceptedEvent[], jwks: JSONWebKeySet): Promise<string | null> {
   if (e.type !== "approval-issued") return null;
   if (!before || before.decision !== "grant" || (before.state !== "decided" && before.state !== "delivered")) return "办件在市级没有准予决定，不能签发电子文书";
-  if (await approvalForCase(db, e.caseNo)) return "本件已有电子文书，不再接受另一份";
+  const filedEarlier = earlier.some((a) => !a.conflict && a.event.type === "approval-issued" && a.event.caseNo === e.caseNo);
+  if (filedEarlier || (await approvalForCase(db, e.caseNo))) return "本件已有电子文书，不再接受另一份";
   const p = e.payload as { token?: unknown; id?: unknown; issuer?: unknown };
   if (typeof p.token !== "string") return "电子文书缺失";
-  // Judged as of its own issue time: a document issued under a then-valid delegation stays acceptable.
+  // Judged as of its own issue time (a document issued under a then-valid delegation stays
+  // acceptable), but against today's revocations: a revoked document is never filed as a result.
   const issuedAt = new Date(e.occurredAt);
-  const r = await verifyApproval(p.token, { jwks, revoked: new Map(), now: issuedAt });
+  const r = await verifyApproval(p.token, { jwks, revoked: await revokedApprovals(db), now: issuedAt });
   if (!r.valid) return `电子文书无效：${r.reason}`;
   if (r.signer?.kind !== "node" || r.signer.node !== node) return "乡镇节点只能上传本节点签发的电子文书";
   const claims = r.claims!;
@@ -122,7 +125,7 @@ export function syncRoutes() {
         throw new AppError("invalid_batch", `节点报告的链头 ${payload.headSeq} 小于批次中的序号 ${last.seq}`, { node, seq: last.seq, field: "headSeq", reason: "head_behind_batch" });
       }
       const jwks = c.var.config.signing.jwks;
-      const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e, before) => checkPushedApproval(c.var.db, node, e, before, jwks));
+      const res = await ingestPush(c.var.db, node, payload, c.var.now(), (e, before, earlier) => checkPushedApproval(c.var.db, node, e, before, earlier, jwks));
       switch (res.kind) {
         case "ok":
           return c.json(res.response);

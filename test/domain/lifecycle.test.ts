@@ -54,6 +54,7 @@ function makeItem(kind: ServiceItemKind, promisedLimit: Limit, jointDepartments:
     materials: MATERIALS,
     promisedLimit,
     jointDepartments,
+    places: ["city", "township"],
   };
 }
 

@@ -24,6 +24,7 @@ const item = (kind: ServiceItemKind): ItemForCase => ({
   materials: MATERIALS,
   promisedLimit: kind === "immediate" ? { value: 0, unit: "day" } : { value: 5, unit: "day" },
   jointDepartments: kind === "joint" ? ["GAJ"] : [],
+  places: ["city", "township"],
 });
 const ITEMS = new Map((["immediate", "promised", "joint", "special"] as const).map((k) => [`ITEM-${k}`, item(k)]));
 const ctx: RecheckContext = { origin: "HQ01", role: "clerk", calendar: cal, item: (code) => ITEMS.get(code) ?? null };
@@ -121,7 +122,9 @@ describe("payloadDifference", () => {
 describe("timeProblem", () => {
   it("an event after the batch that carries it, or running back more than the tolerance", () => {
     expect(timeProblem("2026-11-23T01:00:00.000Z", null, "2026-11-23T01:00:00.000Z", 300_000)).toBeNull();
-    expect(timeProblem("2026-11-23T01:00:00.001Z", null, "2026-11-23T01:00:00.000Z", 300_000)).toBe("事件时间 2026-11-23T01:00:00.001Z 晚于节点签发批次的时间 2026-11-23T01:00:00.000Z");
+    // A clock stepped back a little between the event and the batch is tolerated; more is not.
+    expect(timeProblem("2026-11-23T01:05:00.000Z", null, "2026-11-23T01:00:00.000Z", 300_000)).toBeNull();
+    expect(timeProblem("2026-11-23T01:05:00.001Z", null, "2026-11-23T01:00:00.000Z", 300_000)).toBe("事件时间 2026-11-23T01:05:00.001Z 晚于节点签发批次的时间 2026-11-23T01:00:00.000Z");
     expect(timeProblem("2026-11-23T00:55:00.000Z", "2026-11-23T01:00:00.000Z", "2026-11-23T02:00:00.000Z", 300_000)).toBeNull();
     expect(timeProblem("2026-11-23T00:54:59.999Z", "2026-11-23T01:00:00.000Z", "2026-11-23T02:00:00.000Z", 300_000)).toBe(
       "事件时间 2026-11-23T00:54:59.999Z 早于本链上一事件的时间 2026-11-23T01:00:00.000Z",
@@ -133,21 +136,26 @@ describe("historyProblem: what the city will sign", () => {
   const roles = (r: Role) => () => r;
   it("accepts a window's immediate case and a department's promised case", () => {
     const flow = windowFlow("immediate", ["m-id", "m-form"], [{ action: "decide", decision: "grant" }]).map((x) => x.event);
-    expect(historyProblem(flow, "immediate", roles("clerk"))).toBeNull();
+    expect(historyProblem(flow, ["immediate"], roles("clerk"))).toBeNull();
     const promised = windowFlow("promised", ["m-id", "m-form", "m-cert"], [{ action: "forward" }]).map((x) => x.event);
     const c = promised.reduce<CaseSnapshot | null>((s, e) => applyEvent(s, e as never), null)!;
     const made = decide(c, { action: "decide", decision: "grant" }, { role: "approver", at: new Date("2026-11-24T02:00:00.000Z"), calendar: cal, item: item("promised") });
     if (!made.ok) throw new Error("approver may decide");
     const byDepartment: CheckedEvent = { origin: "CITY", caseNo: c.caseNo, type: "decided", payload: made.value.event.payload, actor: "approver:zhang", occurredAt: "2026-11-24T02:00:00.000Z" };
-    expect(historyProblem([...promised, byDepartment], "promised", (e) => (e.origin === "CITY" ? "approver" : "clerk"))).toBeNull();
+    expect(historyProblem([...promised, byDepartment], ["promised"], (e) => (e.origin === "CITY" ? "approver" : "clerk"))).toBeNull();
   });
   it("refuses a case opened as another kind than the catalog's, and a window's grant of a reviewed case", () => {
     const flow = windowFlow("immediate", ["m-id", "m-form"], [{ action: "decide", decision: "grant" }]).map((x) => x.event);
-    expect(historyProblem(flow, "promised", roles("clerk"))).toBe("办件按“immediate”开件，市级目录中该事项为“promised”");
+    expect(historyProblem(flow, ["promised"], roles("clerk"))).toBe("办件按“immediate”开件，市级目录中该事项为“promised”");
     const relabelled = flow.map((e) => (e.type === "opened" ? { ...e, payload: { ...e.payload, itemKind: "promised", kind: "promised" } } : e));
-    expect(historyProblem(relabelled, "promised", roles("clerk"))).toBe("办件到达市级时已处于“已受理”状态，“办结决定”不再有效");
+    expect(historyProblem(relabelled, ["promised"], roles("clerk"))).toBe("办件到达市级时已处于“已受理”状态，“办结决定”不再有效");
+  });
+  it("accepts a case opened under an earlier version of the item (reclassified since)", () => {
+    const flow = windowFlow("immediate", ["m-id", "m-form"], [{ action: "decide", decision: "grant" }]).map((x) => x.event);
+    expect(historyProblem(flow, ["promised", "immediate"], roles("clerk"))).toBeNull();
+    expect(historyProblem(flow, ["promised", "joint"], roles("clerk"))).toBe("办件按“immediate”开件，市级目录中该事项为“promised”或“joint”");
   });
   it("refuses a history without its opening", () => {
-    expect(historyProblem([], "immediate", roles("clerk"))).toBe("办件没有开件事件");
+    expect(historyProblem([], ["immediate"], roles("clerk"))).toBe("办件没有开件事件");
   });
 });

@@ -1394,3 +1394,84 @@ describe("an approval-issued event the city cannot verify", () => {
     expect(await verifyBody(got.token)).toMatchObject({ valid: true, code: "ok" });
   });
 });
+
+// ------------------------------------------------------------------------------------------ one valid result per case
+
+describe("what the city files from a node is a valid document, once per case", () => {
+  /** A node's granted immediate case and a document its key signed for it under `del`. */
+  async function signedAtWindow(node: TestNode, chain: NodeChain, del: { token: string }, applicantName: string) {
+    const { caseNo, queryCode } = await chain.open({ item: immediateLicenceItem, at: minutesAgo(12), applicantName });
+    await chain.act(caseNo, { action: "decide", decision: "grant" }, minutesAgo(11));
+    const snapshot = chain.cases.get(caseNo)!;
+    const dept = deptOf(immediateLicenceItem);
+    const document = async (issuedAt: Date) => {
+      const claims = approvalClaims({
+        id: crypto.randomUUID(),
+        issuer: BASE,
+        issuedAt,
+        validDays: VALID_DAYS,
+        caseNo,
+        itemCode: snapshot.itemCode,
+        itemName: snapshot.itemName,
+        holderName: snapshot.applicantName,
+        holderIdNumber: snapshot.applicantIdNumber,
+        department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
+        resultType: immediateLicenceItem.resultType,
+        resultName: immediateLicenceItem.resultName,
+        basicCode: immediateLicenceItem.basicCode,
+        delegation: del.token,
+      });
+      const { token, kid } = await nodeSigned(node, claims);
+      await chain.append(
+        caseNo,
+        "approval-issued",
+        {
+          id: claims.jti,
+          token,
+          kid,
+          issuer: node.code,
+          licenceId: claims.licenceId ?? null,
+          issuedAt: new Date(claims.iat * 1000).toISOString(),
+          expiresAt: new Date(claims.exp * 1000).toISOString(),
+          at: issuedAt.toISOString(),
+        },
+        issuedAt,
+      );
+      return { token, id: claims.jti };
+    };
+    return { caseNo, queryCode, document };
+  }
+
+  it("a document signed under a delegation revoked since is flagged, and the city signs the result itself", async () => {
+    const node = await enrolNode(freshCode("RV"));
+    const del = await delegate(node, [immediateLicenceItem.code], minutesAgo(120), new Date(Date.now() + 86_400_000));
+    expect((await staffJson("POST", `/api/admin/delegations/${del.id}/revoke`, "admin", { reason: "授权误发" })).status).toBe(200);
+    const chain = new NodeChain(node.code);
+    const { caseNo, queryCode, document } = await signedAtWindow(node, chain, del, "钟立新");
+    const doc = await document(minutesAgo(10));
+    const res = await pushEvents(node, chain.events);
+    expect(await json<PushResponse>(res)).toMatchObject({
+      ackedSeq: 3,
+      conflicts: [{ origin: node.code, seq: 3, caseNo, reason: expect.stringMatching(/^电子文书无效：/) }],
+    });
+    expect((await approvalsOf(caseNo)).results).toEqual([]);
+    const got = await resultJson(caseNo, queryCode);
+    expect(got).toMatchObject({ issuer: "CITY", status: "valid", revoked: null });
+    expect(got.token).not.toBe(doc.token);
+  });
+
+  it("a second document for the same case in the same batch is flagged, not filed beside the first", async () => {
+    const node = await enrolNode(freshCode("TW"));
+    const del = await delegate(node, [immediateLicenceItem.code], minutesAgo(120), new Date(Date.now() + 86_400_000));
+    const chain = new NodeChain(node.code);
+    const { caseNo, document } = await signedAtWindow(node, chain, del, "钟立新");
+    const first = await document(minutesAgo(10));
+    await document(minutesAgo(9));
+    const res = await pushEvents(node, chain.events);
+    expect(await json<PushResponse>(res)).toMatchObject({
+      ackedSeq: 4,
+      conflicts: [{ origin: node.code, seq: 4, caseNo, reason: "本件已有电子文书，不再接受另一份" }],
+    });
+    expect((await approvalsOf(caseNo)).results.map((r) => r.id)).toEqual([first.id]);
+  });
+});

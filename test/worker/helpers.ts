@@ -285,6 +285,7 @@ export function itemForCase(item = promisedItem): ItemForCase {
     materials: item.materials,
     promisedLimit: item.promisedLimit,
     jointDepartments: item.jointDepartments,
+    places: item.places,
   };
 }
 

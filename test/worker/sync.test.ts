@@ -431,6 +431,7 @@ describe("push", () => {
       reported_head_seq: 7,
       skew_ms: hb.skewMs,
       last_push_at: lastPush!.last_push_at,
+      last_pull_at: null,
     });
     expect(await eventCount(node.code)).toBe(4);
     expect(await reconciliationOf(node.code)).toMatchObject({ ackedSeq: 4, reportedHeadSeq: 7, pending: 3, lastContactAt: hb.serverTime });
