@@ -90,3 +90,55 @@ describe("query codes", () => {
     });
   });
 });
+
+describe("more that must be refused", () => {
+  it("a calendar date outside 2000–2100 is a 400 and nothing reaches the nodes", async () => {
+    const before = await env.DB.prepare("select count(*) as n from changes").first();
+    const res = await staffJson("PUT", "/api/admin/calendar/days/0000-01-01", "admin", { kind: "holiday", name: "元年" });
+    expect(await problem(res, 400)).toMatchObject({ code: "validation_failed", field: "date", errors: [{ field: "date", message: "日期应在 2000–2100 年之间" }] });
+    expect(await env.DB.prepare("select count(*) as n from changes").first()).toEqual(before);
+  });
+
+  it("a trusted token whose role or sub is not text is a 401, not a 500", async () => {
+    const { staffToken } = await import("./helpers.js");
+    const { SignJWT, importJWK } = await import("jose");
+    const key = await importJWK(JSON.parse(env.TEST_AUTH_PRIVATE_JWK), "EdDSA");
+    const now = Math.floor(Date.now() / 1000);
+    for (const claims of [{ role: { toString: 1 }, sub: "x" }, { role: "admin", sub: { toString: 1 } }]) {
+      const token = await new SignJWT(claims as never)
+        .setProtectedHeader({ alg: "EdDSA", kid: "test-key" })
+        .setIssuer(env.AUTH_ISSUER ?? "tongban-test")
+        .setAudience("tongban-city")
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(key);
+      const res = await call("/api/admin/nodes", { headers: { authorization: `Bearer ${token}` } });
+      expect(await problem(res, 401)).toMatchObject({ code: "unauthorized", detail: "访问令牌的 sub 或 role 声明格式不正确" });
+    }
+    expect(typeof (await staffToken("admin"))).toBe("string");
+  });
+
+  it("at the city only a clerk takes a case at the window", async () => {
+    const { seedItems } = await import("../../schema/seed/catalog.js");
+    const item = seedItems.find((i) => i.places.includes("city") && i.kind === "immediate")!;
+    for (const role of ["approver", "supervisor", "admin"] as const) {
+      const res = await staffJson("POST", "/api/cases", role, {
+        itemCode: item.code,
+        applicant: { name: "张三", idNumber: "11010519491231002X", phone: "13800138000" },
+        materials: item.materials.map((m) => m.id),
+      });
+      expect(await problem(res, 403)).toMatchObject({ code: "forbidden_role", role, allowedRoles: ["clerk"] });
+    }
+  });
+
+  it("an item is taken only where its catalog entry says it is handled", async () => {
+    const { seedItems } = await import("../../schema/seed/catalog.js");
+    const townshipOnly = seedItems.find((i) => !i.places.includes("city"))!;
+    const res = await staffJson("POST", "/api/cases", "clerk", {
+      itemCode: townshipOnly.code,
+      applicant: { name: "张三", idNumber: "11010519491231002X", phone: "13800138000" },
+      materials: townshipOnly.materials.map((m) => m.id),
+    });
+    expect(await problem(res, 400)).toMatchObject({ code: "invalid_command", field: "itemCode", detail: `事项“${townshipOnly.name}”不在市行政服务中心办理` });
+  });
+});

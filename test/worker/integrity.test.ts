@@ -30,6 +30,9 @@ import {
   type TestNode,
 } from "./helpers.js";
 
+/** An item the catalog places at the city centre only. */
+const cityOnly = seedItems.find((i) => !i.places.includes("township"))!;
+
 /** 户口迁移: a promised item, decided by the public security department after review. */
 const hukouMove = seedItems.find((i) => i.name.startsWith("户口迁移"))!;
 
@@ -151,6 +154,11 @@ const OPENED_FORGERIES: [string, Alter, string | RegExp][] = [
     `caseNo：办件编号 ${"CODE"}-20260927-0001 应以 ${"CODE"}-20260929- 开头（受理节点与受理日期）`,
   ],
   [
+    "an item handled only at the city centre, taken at a township window",
+    (d) => ({ payload: { ...d.payload, itemCode: cityOnly.code } }),
+    `itemCode：事项“${"CITYONLY"}”不在乡镇（街道）便民服务中心办理`,
+  ],
+  [
     "an item the city's catalog does not have",
     (d) => ({ payload: { ...d.payload, itemCode: "11350500003621153B3070032199999" } }),
     "事项 11350500003621153B3070032199999 不在市级事项目录中",
@@ -169,7 +177,7 @@ describe("every field of an opened event is re-made from the city's catalog and 
     expect(body).toMatchObject({ ackedSeq: 1, stored: 1 });
     expect(body.conflicts).toHaveLength(1);
     expect(body.conflicts[0]).toMatchObject({ origin: node.code, seq: forged.seq, caseNo });
-    const expected = typeof reason === "string" ? reason.replaceAll("CODE", node.code) : reason;
+    const expected = typeof reason === "string" ? reason.replaceAll("CITYONLY", cityOnly.name).replaceAll("CODE", node.code) : reason;
     if (typeof expected === "string") expect(body.conflicts[0]!.reason).toBe(expected);
     else expect(body.conflicts[0]!.reason).toMatch(expected);
     expect(await caseExists(caseNo)).toBe(0);

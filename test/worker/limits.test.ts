@@ -183,3 +183,54 @@ describe("payloads", () => {
     expect(await footprint(node.code)).toEqual(NOTHING);
   });
 });
+
+describe("the re-probe's 500s", () => {
+  it("an event type named after an object member (constructor, toString) is an unknown type, flagged", async () => {
+    const node = await enrolNode();
+    const chain = new Chain(node.code);
+    const { caseNo } = await chain.open();
+    for (const type of ["constructor", "tostring", "hasownproperty"]) {
+      const at = new Date(Date.parse(chain.events.at(-1)!.occurredAt) + 60_000);
+      await chain.forge({ caseNo, type, payload: { at: at.toISOString() } }, { at });
+    }
+    const res = await pushEvents(node, chain.events);
+    expect(res.status).toBe(200);
+    expect((await json<{ conflicts: { reason: string }[] }>(res)).conflicts.map((c) => c.reason)).toEqual([
+      "未知的事件类型 constructor",
+      "未知的事件类型 tostring",
+      "未知的事件类型 hasownproperty",
+    ]);
+  });
+
+  it("a batch of 200 events of 12 KB each (2.4 MB, each within the limits) is stored, not SQLITE_TOOBIG", async () => {
+    const node = await enrolNode();
+    const chain = new Chain(node.code);
+    const { caseNo } = await chain.open();
+    for (let i = 0; i < 199; i++) {
+      const at = new Date(Date.parse(chain.events.at(-1)!.occurredAt) + 1_000);
+      await chain.forge({ caseNo, type: "noted", payload: { note: "备".repeat(4_000), at: at.toISOString() } }, { at });
+    }
+    const body = JSON.stringify(pushPayload(node, chain.events));
+    expect(new TextEncoder().encode(body).length).toBeGreaterThan(2_300_000);
+    const res = await pushText(node, body);
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ ackedSeq: 200, stored: 200 });
+    expect(await footprint(node.code)).toMatchObject({ events: 200, cases: 1, conflicts: 199 });
+  });
+
+  it("a head beyond 10⁹ is refused (reconciliation would show it as pending)", async () => {
+    const node = await enrolNode();
+    const res = await pushEvents(node, [], { headSeq: 9_007_199_254_740_991 });
+    expect(await problem(res, 400)).toMatchObject({ code: "validation_failed", field: "headSeq", errors: [{ field: "headSeq", message: "不能大于 1000000000" }] });
+  });
+
+  it("catalog search with a long query (an item's full name) answers, never a 500", async () => {
+    const long = "企业开办“一件事”（设立登记、公章刻制、发票申领、社保登记）";
+    const res = await call(`/api/catalog/items?q=${encodeURIComponent(long)}`);
+    expect(res.status).toBe(200);
+    const page = await call(`/?q=${encodeURIComponent("a".repeat(100))}`);
+    expect(page.status).toBe(200);
+    const upper = await json<{ total: number }>(await call(`/api/catalog/items?q=11350500003621153b3070032100101`));
+    expect(upper.total).toBe(1);
+  });
+});
