@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { drizzle } from "drizzle-orm/d1";
@@ -35,7 +35,7 @@ import { PROTOCOL_VERSION } from "../domain/sync-protocol.js";
 import { buildEdge, EDGE_NODE_FLAGS } from "./lib/build-edge.js";
 import { startLocalCity, type LocalCity } from "./lib/local-city.js";
 import { monoMs, ObservedLink, type Exchange } from "./lib/observed-link.js";
-import { cpuSeconds, descendants, vmHwmMb } from "./lib/proc-stats.js";
+import { cpuSeconds, descendants, machineCpu, vmHwmMb } from "./lib/proc-stats.js";
 import { ROOT } from "./lib/wrangler.js";
 
 const num = (name: string, fallback: number) => {
@@ -68,6 +68,10 @@ process.on("exit", () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
 });
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
+const CORES = availableParallelism();
+/** The share of the machine's cores that other processes used while a round synced, in %. */
+const othersShare = (r: { cpu: { others: number; wall: number } }) => (100 * r.cpu.others) / (CORES * r.cpu.wall);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -262,7 +266,8 @@ interface Round {
   hwmMb: number;
   /** Events of this hall the city flagged as conflicts (stored, not applied). */
   flagged: number;
-  cpu: { node: number; city: number; bench: number };
+  /** CPU seconds from link up to the pull applied: this run's processes, everything else, the hypervisor's steal, and the wall time. */
+  cpu: { node: number; city: number; bench: number; others: number; steal: number; wall: number };
 }
 
 /** Which stretch of a round a moment falls in. */
@@ -337,13 +342,17 @@ async function runRound(city: LocalCity, link: ObservedLink, code: string, warm:
     let appliedAt = NaN;
     let nodeReportedMs = NaN;
     let cpuAtApplied: Round["cpu"] | undefined;
-    let cpu0: { node: number; city: number; bench: NodeJS.CpuUsage } | undefined;
+    let cpu0: { node: number; city: number; bench: NodeJS.CpuUsage; machine: ReturnType<typeof machineCpu>; at: number } | undefined;
     const [cityPid] = descendants("workerd");
-    const cpuSince = () => ({
-      node: cpuSeconds(pid) - cpu0!.node,
-      city: cityPid ? cpuSeconds(cityPid) - cpu0!.city : NaN,
-      bench: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu0!.bench)),
-    });
+    const cpuSince = () => {
+      const node = cpuSeconds(pid) - cpu0!.node;
+      const city = cityPid ? cpuSeconds(cityPid) - cpu0!.city : NaN;
+      const bench = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu0!.bench));
+      const machine = machineCpu();
+      // Everything else the two cores did meanwhile: other engineers' test suites, the kernel's own work.
+      const others = machine.busy - cpu0!.machine.busy - node - city - bench;
+      return { node, city, bench, others, steal: machine.steal - cpu0!.machine.steal, wall: (monoMs() - cpu0!.at) / 1000 };
+    };
     const logTail: string[] = [];
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (process.env.BENCH_NODE_STDOUT) console.log(`    [${code}] ${line}`);
@@ -401,7 +410,7 @@ async function runRound(city: LocalCity, link: ObservedLink, code: string, warm:
       }
     };
     const hwmBeforeMb = vmHwmMb(pid);
-    cpu0 = { node: cpuSeconds(pid), city: cityPid ? cpuSeconds(cityPid) : NaN, bench: process.cpuUsage() };
+    cpu0 = { node: cpuSeconds(pid), city: cityPid ? cpuSeconds(cityPid) : NaN, bench: process.cpuUsage(), machine: machineCpu(), at: monoMs() };
     mark("undetected");
     await link.up();
     const linkUpAt = monoMs();
@@ -502,7 +511,7 @@ function roundLine(r: Round, i: number): string {
     `    首次拉取   确认 → 首个拉取请求 ${firstPull ? s(firstPull.requestAt - r.ackedAt) : "–"}，其间推送 ${statuses(tailPushes)}；拉取 ${pulls.filter((e) => e.requestAt < r.appliedAt).length} 页 ${int(pulls.reduce((a, e) => a + (e.requestAt < r.appliedAt ? e.responseBytes : 0), 0) / 1024)} kB；确认 → 节点日志「已连接市级」（拉取已应用）${s(r.appliedAt - r.ackedAt)}${starved ? `；店员在确认后 ${s(r.clerkStoppedAt - r.ackedAt)} 停止，节点此后才拉取（停止 → 已应用 ${s(r.appliedAt - r.clerkStoppedAt)}）` : ""}`,
     `    链路恢复 → 确认 ${s(r.ackedAt - r.linkUpAt)}，→ 拉取已应用 ${s(r.appliedAt - r.linkUpAt)}`,
     `    节点主线程事件循环延迟 p50/p99/最大 ms：链路断开 ${loop(r.loop.get("idle"))}，追平 ${loop(r.loop.get("catch-up"))}，首次拉取 ${loop(r.loop.get("pull"))}`,
-    `    VmHWM ${f1(r.hwmMb)} MB（链路恢复前 ${f1(r.hwmBeforeMb)} MB）；CPU s（链路恢复 → 拉取已应用）节点 ${f2(r.cpu.node)}，市级 ${f2(r.cpu.city)}，基准 ${f2(r.cpu.bench)}`,
+    `    VmHWM ${f1(r.hwmMb)} MB（链路恢复前 ${f1(r.hwmBeforeMb)} MB）；CPU s（链路恢复 → 拉取已应用，${f2(r.cpu.wall)} s × ${CORES} 核）节点 ${f2(r.cpu.node)}，市级 ${f2(r.cpu.city)}，基准 ${f2(r.cpu.bench)}，本机其他进程 ${f2(r.cpu.others)}（占 ${othersShare(r).toFixed(0)} %）${r.cpu.steal > 0.05 ? `，虚拟机被宿主占用 ${f2(r.cpu.steal)}` : ""}`,
   ].join("\n");
 }
 
@@ -573,10 +582,10 @@ function report(rounds: Round[], floor: Awaited<ReturnType<typeof d1Floor>>) {
     "",
     `结果（${rounds.length} 轮，本机 ${process.platform}/${process.arch}，Node ${process.version}，${new Date().toISOString()}）`,
     "",
-    "  轮 | 链路探知 | 追平 | 事件/秒（追平） | 追平期间被拒的推送 | 链路恢复→确认 | 链路恢复→首次拉取已应用 | VmHWM（恢复前）MB | CPU s 节点/市级/基准",
+    "  轮 | 链路探知 | 追平 | 事件/秒（追平） | 追平期间被拒的推送 | 链路恢复→确认 | 链路恢复→首次拉取已应用 | VmHWM（恢复前）MB | CPU s 节点/市级/基准/其他进程",
     ...rounds.map(
       (r, i) =>
-        `  ${i + 1}  | ${s(detectMs[i]!)} | ${s(catchUpMs[i]!)} | ${int(eps[i]!)} | ${refused[i]!.length ? statuses(refused[i]!) : "0"} | ${s(upToAcked[i]!)} | ${s(upToApplied[i]!)} | ${f1(r.hwmMb)} (${f1(r.hwmBeforeMb)}) | ${f2(r.cpu.node)}/${f2(r.cpu.city)}/${f2(r.cpu.bench)}`,
+        `  ${i + 1}  | ${s(detectMs[i]!)} | ${s(catchUpMs[i]!)} | ${int(eps[i]!)} | ${refused[i]!.length ? statuses(refused[i]!) : "0"} | ${s(upToAcked[i]!)} | ${s(upToApplied[i]!)} | ${f1(r.hwmMb)} (${f1(r.hwmBeforeMb)}) | ${f2(r.cpu.node)}/${f2(r.cpu.city)}/${f2(r.cpu.bench)}/${f2(r.cpu.others)}`,
     ),
     "",
   ];
@@ -613,7 +622,7 @@ function report(rounds: Round[], floor: Awaited<ReturnType<typeof d1Floor>>) {
     "",
     // One line for the README's table, so what is recorded there is what was printed here.
     "  README 行：",
-    `  | ${new Date().toISOString().slice(0, 10)} | ${rounds.length} | ${sec(detectMs)} | ${sec(catchUpMs)} | ${range(eps, int)} | ${refused.flat().length} | ${sec(upToAcked)} | ${sec(upToApplied)} | ${INTAKE_MS > 0 ? `${catchUp.n}: ${f1(catchUp.p50)} / ${f1(catchUp.p90)} / ${f1(catchUp.p99)} / ${f1(catchUp.max)} ms` : "–"} | ${INTAKE_MS > 0 ? `${f1(sync.p99)} / ${f1(sync.max)} ms` : "–"} | ${range(loops("catch-up").map((l) => l.p99), f1)} / ${f1(Math.max(...loops("catch-up").map((l) => l.max)))} ms | ${f1(Math.max(...hwm))} MB | ${int(floor.ms)} ms (${int(floorEps)}/s; ${int(floor.ms - floor.transferMs)} ms without the binding's transfer) |`,
+    `  | ${new Date().toISOString().slice(0, 10)} | ${rounds.length} | ${sec(detectMs)} | ${sec(catchUpMs)} | ${range(eps, int)} | ${refused.flat().length} | ${sec(upToAcked)} | ${sec(upToApplied)} | ${INTAKE_MS > 0 ? `${catchUp.n}: ${f1(catchUp.p50)} / ${f1(catchUp.p90)} / ${f1(catchUp.p99)} / ${f1(catchUp.max)} ms` : "–"} | ${INTAKE_MS > 0 ? `${f1(sync.p99)} / ${f1(sync.max)} ms` : "–"} | ${range(loops("catch-up").map((l) => l.p99), f1)} / ${f1(Math.max(...loops("catch-up").map((l) => l.max)))} ms | ${f1(Math.max(...hwm))} MB | ${int(floor.ms)} ms (${int(floorEps)}/s; ${int(floor.ms - floor.transferMs)} ms without the binding's transfer) | ${range(rounds.map(othersShare), (x) => x.toFixed(0))} % |`,
   );
   console.log(out.join("\n"));
 }

@@ -47,3 +47,14 @@ export function descendants(comm: string, ancestor = process.pid): number[] {
   };
   return [...names].filter(([pid, name]) => name === comm && mine(pid)).map(([pid]) => pid);
 }
+
+/**
+ * CPU seconds the whole machine has spent busy (all cores, every process and the kernel) and
+ * stolen by the hypervisor, so far. What a benchmark's own processes did not use of it is
+ * interference by others.
+ */
+export function machineCpu(): { busy: number; steal: number } {
+  const [, ...f] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = f.map(Number) as number[];
+  return { busy: (user! + nice! + system! + irq! + softirq!) / 100, steal: steal! / 100 };
+}
