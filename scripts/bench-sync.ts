@@ -300,7 +300,6 @@ interface Round {
   cpu: { node: number; city: number; bench: number; others: number; steal: number; wall: number };
 }
 
-/** Which stretch of a round a moment falls in. */
 /** The open-loop clerk's thread (scripts/lib/open-loop-clerk.mjs). */
 interface Clerk {
   /** Starts the schedule; resolves to the first request's due time. */
@@ -335,6 +334,7 @@ async function startClerk(base: string, body: string): Promise<Clerk> {
   };
 }
 
+/** Which stretch of a round a moment falls in. */
 type Phase = "idle" | "undetected" | "catch-up" | "pull" | "after";
 const phaseOf = (r: Round, t: number): Phase =>
   t < r.linkUpAt ? "idle" : t < r.firstRequest.requestAt ? "undetected" : t < r.ackedAt ? "catch-up" : t < r.appliedAt ? "pull" : "after";
