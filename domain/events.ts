@@ -67,7 +67,11 @@ export function canonicalJson(value: unknown): string {
 
 /** The canonical bytes of an event's hashed fields. */
 export function canonicalEvent(e: ChainedEventBody): string {
-  return canonicalJson({
+  // The city measures (limits) and hashes every pushed event: both need this string, so it is
+  // kept per event object. Events are never changed once made; a changed copy is a new object.
+  const known = canonicalCache.get(e);
+  if (known !== undefined) return known;
+  const text = canonicalJson({
     actor: e.actor,
     caseNo: e.caseNo,
     occurredAt: e.occurredAt,
@@ -76,7 +80,11 @@ export function canonicalEvent(e: ChainedEventBody): string {
     seq: e.seq,
     type: e.type,
   });
+  canonicalCache.set(e, text);
+  return text;
 }
+
+const canonicalCache = new WeakMap<object, string>();
 
 const encoder = new TextEncoder();
 

@@ -183,18 +183,39 @@ export function computeDeadline(
   const startDate = localDate(startAt);
   let instant: Date;
   if (limit.unit === "day") {
-    const skip = suspendedDates(suspensions, now);
-    let d = startDate;
-    for (let counted = 0, guard = 0; counted < limit.value && guard < 36600; guard++) {
-      d = addDays(d, 1);
-      if (isWorkingDay(cal, d) && !skip.has(d)) counted++;
-    }
-    instant = closeOfDay(cal, d);
+    instant = closeOfDay(cal, suspensions.length ? nthWorkingDayAfter(cal, startDate, limit.value, suspendedDates(suspensions, now)) : plainDayLimit(cal, startDate, limit.value));
   } else {
     instant = addOfficeMinutes(cal, startAt, limit.value * 60, suspensions, now);
   }
   const date = localDate(instant);
   return { instant, date, warnings: yearWarnings(cal, startDate, date) };
+}
+
+/** The Nth working day after `date`, not counting the `skip` dates. */
+function nthWorkingDayAfter(cal: WorkCalendar, date: LocalDate, n: number, skip: ReadonlySet<LocalDate>): LocalDate {
+  let d = date;
+  for (let counted = 0, guard = 0; counted < n && guard < 36600; guard++) {
+    d = addDays(d, 1);
+    if (isWorkingDay(cal, d) && !skip.has(d)) counted++;
+  }
+  return d;
+}
+
+const NO_DATES: ReadonlySet<LocalDate> = new Set();
+/** Per calendar (a calendar object never changes: a changed one is a new object), the ends of plain day limits. */
+const dayLimitEnds = new WeakMap<WorkCalendar, Map<string, LocalDate>>();
+
+/**
+ * `nthWorkingDayAfter` without suspensions, remembered: every case accepted on one day with one
+ * limit ends on the same day, and the city re-computes a deadline for every case a node pushes.
+ */
+function plainDayLimit(cal: WorkCalendar, date: LocalDate, n: number): LocalDate {
+  let ends = dayLimitEnds.get(cal);
+  if (!ends) dayLimitEnds.set(cal, (ends = new Map()));
+  const key = `${date}|${n}`;
+  let end = ends.get(key);
+  if (end === undefined) ends.set(key, (end = nthWorkingDayAfter(cal, date, n, NO_DATES)));
+  return end;
 }
 
 function overlapMs(aFrom: number, aTo: number, bFrom: number, bTo: number): number {

@@ -74,7 +74,9 @@ function prepare(req: PushRequest): { signed: SignedRequest; lastSeq: number; co
     node: data.code,
     batchId: crypto.randomUUID(),
     sentAt: req.sentAt,
-    headSeq: req.headSeq,
+    // Cases taken since the main thread read its head may be in this batch: the node holds at least
+    // what it sends (the city refuses a batch that ends past the head it states).
+    headSeq: Math.max(req.headSeq, lastSeq),
   };
   // The events' JSON goes from SQLite into the body as bytes, never through a string.
   const body = Buffer.concat([Buffer.from(`${JSON.stringify(head).slice(0, -1)},"events":[`), ...parts, CLOSE]);

@@ -84,6 +84,8 @@ export class SyncAgent {
   private lastError: string | null = null;
   private skewMs: number | null = null;
   private failures = 0;
+  /** Events are waiting that the last round did not push (taken while it ran). */
+  private more = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private probeTimer: ReturnType<typeof setInterval> | null = null;
   private nextAttemptAt: Date | null = null;
@@ -196,7 +198,7 @@ export class SyncAgent {
     if (this.online) {
       if (this.probeTimer) clearInterval(this.probeTimer);
       this.probeTimer = null;
-      this.schedule(this.o.intervalMs);
+      this.schedule(this.more ? 0 : this.o.intervalMs);
       return;
     }
     const backoff = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random());
@@ -225,6 +227,9 @@ export class SyncAgent {
       await this.pull();
       if (!this.online) this.o.log("已连接市级");
       this.online = true;
+      // Cases taken during the round go up in the next one, at once.
+      const after = await replicaState(this.o.db, this.o.code);
+      this.more = after.headSeq > after.ackedSeq;
       this.failures = 0;
       this.lastError = null;
     } catch (err) {
@@ -261,6 +266,9 @@ export class SyncAgent {
     const inflight: Flight[] = [];
     let st = await replicaState(db, code);
     let from = st.ackedSeq;
+    // A round pushes what was there when it began: cases the window takes meanwhile wait for the
+    // next round, so a busy window cannot keep the pull (the city's decisions) from ever coming.
+    const target = st.headSeq;
     // A backlog of at least a full batch (the link was down) is announced once it is all in.
     let backlog = st.headSeq - st.ackedSeq >= this.o.maxBatchEvents ? { from: st.ackedSeq, to: st.headSeq, at: performance.now() } : null;
     const launch = async () => {
@@ -275,7 +283,7 @@ export class SyncAgent {
     };
     await launch();
     for (let guard = 0; inflight.length > 0 && guard < 100_000; guard++) {
-      if (inflight.length < 2 && inflight.at(-1)!.count > 0 && from < st.headSeq) await launch();
+      if (inflight.length < 2 && inflight.at(-1)!.count > 0 && from < target) await launch();
       const flight = inflight.shift()!;
       let res: PushResponse;
       try {
@@ -311,7 +319,7 @@ export class SyncAgent {
         from = res.ackedSeq;
       }
       st = await replicaState(db, code);
-      if (inflight.length === 0 && flight.count > 0 && st.ackedSeq < st.headSeq) {
+      if (inflight.length === 0 && flight.count > 0 && st.ackedSeq < target) {
         from = Math.max(from, st.ackedSeq);
         await launch();
       }
