@@ -198,7 +198,8 @@ export class SyncAgent {
     if (this.online) {
       if (this.probeTimer) clearInterval(this.probeTimer);
       this.probeTimer = null;
-      this.schedule(this.more ? 0 : this.o.intervalMs);
+      // Cases taken during the round go up soon — but not in a busy loop of rounds beside the window.
+      this.schedule(this.more ? Math.min(this.o.intervalMs, 1_000) : this.o.intervalMs);
       return;
     }
     const backoff = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random());
@@ -227,7 +228,7 @@ export class SyncAgent {
       await this.pull();
       if (!this.online) this.o.log("已连接市级");
       this.online = true;
-      // Cases taken during the round go up in the next one, at once.
+      // Cases taken during the round go up in the next one, soon.
       const after = await replicaState(this.o.db, this.o.code);
       this.more = after.headSeq > after.ackedSeq;
       this.failures = 0;
