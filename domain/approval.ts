@@ -158,7 +158,6 @@ export async function signClaims(claims: object, key: CryptoKey, kid: string, ty
   return new SignJWT({ ...(claims as Record<string, unknown>) }).setProtectedHeader({ alg: SIGNING_ALG, kid, typ }).sign(key);
 }
 
-/** The kid a node key signs under: `node:<code>:<thumbprint>`. */
 /**
  * The ids a revocation of this document may be filed under: its own, and that of the delegation it
  * carries (a document a node signed). Read without verifying — only to look revocations up.
@@ -177,6 +176,7 @@ export function revocableIds(token: string): string[] {
   }
 }
 
+/** The kid a node key signs under: `node:<code>:<thumbprint>`. */
 export async function nodeKid(code: string, publicJwk: JWK): Promise<string> {
   return `node:${code}:${await calculateJwkThumbprint(publicJwk)}`;
 }

@@ -67,11 +67,7 @@ export function canonicalJson(value: unknown): string {
 
 /** The canonical bytes of an event's hashed fields. */
 export function canonicalEvent(e: ChainedEventBody): string {
-  // The city measures (limits) and hashes every pushed event: both need this string, so it is
-  // kept per event object. Events are never changed once made; a changed copy is a new object.
-  const known = canonicalCache.get(e);
-  if (known !== undefined) return known;
-  const text = canonicalJson({
+  return canonicalJson({
     actor: e.actor,
     caseNo: e.caseNo,
     occurredAt: e.occurredAt,
@@ -80,11 +76,7 @@ export function canonicalEvent(e: ChainedEventBody): string {
     seq: e.seq,
     type: e.type,
   });
-  canonicalCache.set(e, text);
-  return text;
 }
-
-const canonicalCache = new WeakMap<object, string>();
 
 const encoder = new TextEncoder();
 

@@ -23,10 +23,11 @@ export interface IngestInput {
    */
   recheck: RecheckContext;
   /**
-   * The catalog and calendar as they stood at the node's last pull, when they have changed since:
-   * a node offline across an edit worked with those, so its events are also judged by them.
+   * The catalog and calendar of the cursor the node last pulled with, when they have changed since:
+   * a node offline across an edit worked with those, so its events made until `until` are also
+   * judged by them.
    */
-  recheckAsOfLastPull?: RecheckContext | null;
+  recheckAsOfLastPull?: PulledReference | null;
   /** The node's clock when it signed the batch: no event in it can be later. */
   sentAt: string;
   events: readonly ChainedEvent[];
@@ -81,8 +82,15 @@ export async function checkBatch(origin: string, events: readonly ChainedEvent[]
 /** The city's reason against an event under today's reference, unless the node's last-pulled reference re-makes it. */
 function recheckUnderEither(input: IngestInput, before: CaseSnapshot | null, e: ChainedEvent & { payload: Record<string, unknown> }): string | null {
   const now = recheckEvent(input.recheck, before, e);
-  if (now === null || !input.recheckAsOfLastPull) return now;
-  return recheckEvent(input.recheckAsOfLastPull, before, e) === null ? null : now;
+  const pulled = input.recheckAsOfLastPull;
+  if (now === null || !pulled || e.occurredAt > pulled.until) return now;
+  return recheckEvent(pulled.context, before, e) === null ? null : now;
+}
+
+/** The reference of the node's last pull, and until when (the node's clock) its work may still use it. */
+export interface PulledReference {
+  context: RecheckContext;
+  until: string;
 }
 
 /** Plans a batch's ingestion against the city's state (checking the batch itself unless `checked`). */

@@ -56,6 +56,14 @@ export const CASE_STATE_LABELS: Readonly<Record<CaseState, string>> = {
 /** Who acts: 窗口人员, 部门审批人员, 申请人, 电子监察, 管理员. */
 export type Role = "clerk" | "approver" | "applicant" | "supervisor" | "admin";
 
+export const ROLE_LABELS: Readonly<Record<Role, string>> = {
+  clerk: "窗口人员",
+  approver: "部门审批人员",
+  applicant: "申请人",
+  supervisor: "电子监察人员",
+  admin: "系统管理员",
+};
+
 export type CaseAction =
   | "accept"
   | "refuse"
@@ -211,7 +219,7 @@ export interface ItemForCase {
 }
 
 /** How a result reaches the applicant: at the window, by post, electronically. */
-export const DELIVERY_METHODS: readonly string[] = ["window", "post", "electronic"];
+export const DELIVERY_METHODS = ["window", "post", "electronic"] as const;
 
 /** A command from a person: an action name and its fields. */
 export type CaseCommand =
@@ -482,7 +490,7 @@ export function decide(c: CaseSnapshot, cmd: CaseCommand, ctx: CommandContext): 
     }
     case "deliver": {
       const method = cmd.method ?? "window";
-      if (!DELIVERY_METHODS.includes(method)) return invalid("method", `送达方式应为 ${DELIVERY_METHODS.join("、")} 之一`);
+      if (!(DELIVERY_METHODS as readonly string[]).includes(method)) return invalid("method", `送达方式应为 ${DELIVERY_METHODS.join("、")} 之一`);
       return ev("delivered", { method });
     }
   }

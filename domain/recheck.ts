@@ -6,9 +6,11 @@
  */
 import { canonicalJson } from "./events.js";
 import { eventType, PayloadError, read } from "./event-types.js";
+import { maskIdNumber } from "./codes.js";
 import {
   ACTION_LABELS,
   applyEvent,
+  ROLE_LABELS,
   CASE_STATE_LABELS,
   decide,
   findRule,
@@ -41,10 +43,31 @@ export interface CheckedEvent {
   occurredAt: string;
 }
 
+/** A value as a reason shows it: short, and never a full ID number (conflict reasons travel and are listed). */
 const show = (v: unknown) => {
-  const s = v === undefined ? "（无）" : canonicalJson(v);
+  if (v === undefined) return "（无）";
+  // Anything shaped like a 公民身份号码, wherever it sits, is masked.
+  const s = canonicalJson(v).replace(/\d{17}[\dXx]/g, (id) => maskIdNumber(id));
   return s.length > 80 ? `${s.slice(0, 77)}…` : s;
 };
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The first path at which two values differ (into nested objects), with the two values there. */
+function firstDifference(sent: unknown, expected: unknown, path: string[]): { path: string[]; sent: unknown; expected: unknown } | null {
+  if (isPlainObject(sent) && isPlainObject(expected)) {
+    const all = new Set([...Object.keys(sent), ...Object.keys(expected)]);
+    const keys = path.length === 0 ? [...FIRST.filter((k) => all.has(k)), ...[...all].filter((k) => !FIRST.includes(k)).sort()] : [...all].sort();
+    for (const k of keys) {
+      const d = firstDifference(sent[k], expected[k], [...path, k]);
+      if (d) return d;
+    }
+    return null;
+  }
+  const a = sent === undefined ? undefined : canonicalJson(sent);
+  const b = expected === undefined ? undefined : canonicalJson(expected);
+  return a === b ? null : { path, sent, expected };
+}
 
 /** Members a person should hear about first when several differ (what the case is, then what it owes). */
 const FIRST = ["itemCode", "itemKind", "kind", "state", "role", "decision", "departments", "limit", "deadlineAt", "deadlineDate"];
@@ -53,21 +76,16 @@ const FIRST = ["itemCode", "itemKind", "kind", "state", "role", "decision", "dep
 export function payloadDifference(sent: Record<string, unknown>, expected: Record<string, unknown>): string | null {
   // The usual answer (an honest event) in one comparison; members are compared only to say which differs.
   if (canonicalJson(sent) === canonicalJson(expected)) return null;
-  const all = new Set([...Object.keys(sent), ...Object.keys(expected)]);
-  const keys = [...FIRST.filter((k) => all.has(k)), ...[...all].filter((k) => !FIRST.includes(k)).sort()];
-  for (const k of keys) {
-    const a = sent[k] === undefined ? undefined : canonicalJson(sent[k]);
-    const b = expected[k] === undefined ? undefined : canonicalJson(expected[k]);
-    if (a !== b) return `字段 ${k}：节点为 ${show(sent[k])}，按市级目录与规则应为 ${show(expected[k])}`;
-  }
-  return null;
+  const d = firstDifference(sent, expected, []);
+  if (!d) return null;
+  return `字段 ${d.path.join(".")}：节点为 ${show(d.sent)}，按市级目录与规则应为 ${show(d.expected)}`;
 }
 
 /** A domain error as the reason of a conflict (Chinese). */
 export function domainReason(e: DomainError, c: CaseSnapshot | null): string {
   switch (e.code) {
     case "forbidden_role":
-      return `角色 ${e.role} 不能在“${c ? CASE_STATE_LABELS[c.state] : "—"}”状态执行“${ACTION_LABELS[e.action]}”`;
+      return `${ROLE_LABELS[e.role]}不能在“${c ? CASE_STATE_LABELS[c.state] : "—"}”状态执行“${ACTION_LABELS[e.action]}”`;
     case "invalid_state":
       return `办件到达市级时已处于“${CASE_STATE_LABELS[e.state]}”状态，“${ACTION_LABELS[e.action]}”不再有效`;
     case "unknown_materials":

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { isValidIdNumber } from "../domain/codes.js";
 import { CASE_NO_PATTERN, QUERY_CODE_PATTERN } from "../domain/case-number.js";
 import { APPLICANT_NAME_MAX, PHONE_PATTERN } from "../domain/applicant.js";
-import { CASE_STATES, type CaseCommand } from "../domain/lifecycle.js";
+import { CASE_STATES, DELIVERY_METHODS, ROLE_LABELS, type CaseCommand } from "../domain/lifecycle.js";
 import { getItemRow } from "../store/catalog.js";
 import { readReference } from "../store/reference.js";
 import { getCase, getCaseEvents, intake, listCases, runCommand } from "../store/cases.js";
@@ -63,7 +63,7 @@ export const commandSchema = z.discriminatedUnion(
       decision: z.enum(["grant", "deny"], { message: "decision 应为 grant（准予）或 deny（不予）" }),
       reason: z.string().trim().max(1000).optional(),
     }),
-    z.object({ action: z.literal("deliver"), method: z.enum(["window", "post", "electronic"]).optional() }),
+    z.object({ action: z.literal("deliver"), method: z.enum(DELIVERY_METHODS).optional() }),
   ],
   { message: "action 应为 accept、refuse、request-supplement、supplement、forward、opinion、escalate、suspend、resume、decide 或 deliver" },
 );
@@ -105,7 +105,7 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
   return new Hono<CaseEnv>()
     .post("/api/cases", jsonBody(intakeSchema), async (c) => {
       // Intake is the window's: the transition table gives acceptance to clerks only.
-      if (c.var.role !== "clerk") throw new AppError("forbidden_role", `角色 ${c.var.role} 不能窗口收件`, { role: c.var.role, action: "intake", allowedRoles: ["clerk"] });
+      if (c.var.role !== "clerk") throw new AppError("forbidden_role", `${ROLE_LABELS[c.var.role]}不能窗口收件`, { role: c.var.role, action: "intake", allowedRoles: ["clerk"] });
       const body = c.req.valid("json");
       const now = c.var.now();
       const res = await intake(c.var.db, {
@@ -169,7 +169,8 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
       if (res.event.type === "decided" && res.case.decision === "grant" && c.var.issueApproval) {
         // The decision stands even if signing fails now; the download issues it later.
         approval = await c.var.issueApproval(caseNo).catch((err: unknown) => {
-          console.error("issuing the approval failed", caseNo, err);
+          // A refusal the shell explains (AppError) was already logged where it was decided.
+          if (!(err instanceof AppError)) console.error("issuing the approval failed", caseNo, err);
           return null;
         });
       }

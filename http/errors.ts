@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DomainError } from "../domain/lifecycle.js";
-import { ACTION_LABELS, CASE_KIND_LABELS, CASE_STATE_LABELS } from "../domain/lifecycle.js";
+import { ACTION_LABELS, CASE_KIND_LABELS, CASE_STATE_LABELS, ROLE_LABELS } from "../domain/lifecycle.js";
 
 export const ERROR_CODES = {
   bad_request: { status: 400, title: "请求格式错误" },
@@ -107,7 +107,7 @@ export function fromDomain(e: DomainError | { code: "not_found"; what: "case" | 
         { state: e.state, kind: e.kind, action: e.action, allowedIn: e.allowedIn },
       );
     case "forbidden_role":
-      return new AppError("forbidden_role", `角色 ${e.role} 不能执行“${ACTION_LABELS[e.action]}”`, {
+      return new AppError("forbidden_role", `${ROLE_LABELS[e.role]}不能执行“${ACTION_LABELS[e.action]}”`, {
         role: e.role,
         action: e.action,
         allowedRoles: e.allowedRoles,

@@ -2,7 +2,7 @@
 import type { Context, MiddlewareHandler, ValidationTargets } from "hono";
 import { validator } from "hono/validator";
 import { z } from "zod";
-import { textProblem } from "../domain/text.js";
+import { isLineText, textProblem } from "../domain/text.js";
 import { AppError } from "./errors.js";
 
 // Messages zod writes itself (a wrong type, a missing field, a list too long) reach people: in
@@ -78,7 +78,7 @@ export function digits(label: string, min: number, max: number) {
 
 /** Single-line text (a name, a code): no line breaks or other control characters. */
 export function line(message = "不能包含换行或控制字符") {
-  return z.string().refine((s) => textProblem(s, false) === null, message);
+  return z.string().refine(isLineText, message);
 }
 
 /** A problem listing every invalid field (`errors[].field` is a dotted path). */

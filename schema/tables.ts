@@ -78,12 +78,12 @@ export const serviceItemVersions = sqliteTable(
   "service_item_versions",
   {
     code: text("code").notNull(),
-    /** The city's clock when this version stopped being the current one. */
-    supersededAt: text("superseded_at").notNull(),
-    /** The whole `service_items` row as it was (its `updatedAt` says when it took effect). */
+    /** The `changes.seq` of the change that replaced this version: a node whose cursor is below it still had it. */
+    supersededSeq: integer("superseded_seq").notNull(),
+    /** The whole `service_items` row as it was. */
     row: text("row", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.code, t.supersededAt] })],
+  (t) => [primaryKey({ columns: [t.code, t.supersededSeq] })],
 );
 
 /** City: earlier states of calendar overrides (kind null: the date had none), kept on every change. */
@@ -91,11 +91,12 @@ export const calendarDayVersions = sqliteTable(
   "calendar_day_versions",
   {
     date: text("date").notNull(),
-    supersededAt: text("superseded_at").notNull(),
+    /** The `changes.seq` of the change that replaced this state. */
+    supersededSeq: integer("superseded_seq").notNull(),
     kind: text("kind").$type<"holiday" | "workday">(),
     name: text("name"),
   },
-  (t) => [primaryKey({ columns: [t.date, t.supersededAt] }), index("calendar_day_versions_superseded_idx").on(t.supersededAt)],
+  (t) => [primaryKey({ columns: [t.date, t.supersededSeq] }), index("calendar_day_versions_superseded_idx").on(t.supersededSeq)],
 );
 
 /** Calendar overrides: public holidays and 调休 working days. Ordinary weekdays work, weekends rest. */
@@ -225,8 +226,15 @@ export const nodeContacts = sqliteTable("node_contacts", {
   /** Node clock minus city clock at the last contact, in milliseconds. */
   skewMs: integer("skew_ms").notNull(),
   lastPushAt: text("last_push_at"),
-  /** The city's clock at the node's last pull: the catalog and calendar it worked with since. */
+  /** The city's clock at the node's last pull. */
   lastPullAt: text("last_pull_at"),
+  /**
+   * The cursor the node sent with its last pull: the catalog and calendar changes it had applied
+   * then (it applies a pull's answer after sending it). Its offline work is judged by that reference.
+   */
+  pulledCursor: integer("pulled_cursor"),
+  /** The city's clock at the node's first push since its last pull (null while none came). */
+  pushSincePullAt: text("push_since_pull_at"),
 });
 
 /** City: every signed batch seen, so a captured batch replayed later is refused. */

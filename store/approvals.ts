@@ -1,12 +1,14 @@
 /** Approvals, their revocation and the delegations that let township nodes sign. */
-import { and, asc, desc, eq, inArray, isNull } from "drizzle-orm";
+import { asc, desc, eq, inArray } from "drizzle-orm";
 import type { JSONWebKeySet } from "jose";
-import { approvalRevocations, approvals, changes, delegations, departments, serviceItemVersions } from "../schema/tables.js";
+import { approvalRevocations, approvals, changes, delegations, departments } from "../schema/tables.js";
+import { itemKindsEver } from "./reference-history.js";
 import { approvalClaims, revocableIds, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
 import type { CaseSnapshot, Role } from "../domain/lifecycle.js";
 import { historyProblem } from "../domain/recheck.js";
 import type { Db } from "./db.js";
-import { getItemRow, type ItemRow } from "./catalog.js";
+import { getItemRow } from "./catalog.js";
+import { rawStatement } from "./bulk.js";
 import { getCase, getCaseEvents, recordEvent, type StoredEvent } from "./cases.js";
 
 export type ApprovalRow = typeof approvals.$inferSelect;
@@ -98,8 +100,7 @@ export async function caseHistoryProblem(db: Db, caseNo: string, cityOrigin: str
   if (!kase) return `办件 ${caseNo} 不存在`;
   const item = await getItemRow(db, kase.itemCode);
   if (!item) return `事项 ${kase.itemCode} 不在市级事项目录中`;
-  const earlier = await db.select({ row: serviceItemVersions.row }).from(serviceItemVersions).where(eq(serviceItemVersions.code, kase.itemCode));
-  const kinds = [...new Set([item.kind, ...earlier.map((v) => (v.row as { kind: ItemRow["kind"] }).kind)])];
+  const kinds = await itemKindsEver(db, kase.itemCode, item.kind);
   // Applied at the city when stored (a pushed event) or when made (its own).
   const appliedAt = (e: StoredEvent) => e.receivedAt ?? e.occurredAt;
   const applied = events
@@ -127,11 +128,23 @@ export async function revocationOf(db: Db, approval: Pick<ApprovalRow, "id" | "t
  */
 export async function revokeApproval(db: Db, id: string, reason: string, by: string, at: Date) {
   await db.batch([
+    // Only a new revocation goes into the feed: revoking again must not make every node pull it again.
+    rawStatement(
+      db,
+      `INSERT INTO "changes" ("kind", "key", "node", "at") SELECT 'revocation', ?, NULL, ? WHERE NOT EXISTS (SELECT 1 FROM "approval_revocations" WHERE "approval_id" = ?)`,
+      [id, at.toISOString(), id],
+    ),
     db.insert(approvalRevocations).values({ approvalId: id, reason, revokedAt: at.toISOString(), revokedBy: by }).onConflictDoNothing(),
-    db.insert(changes).values({ kind: "revocation", key: id, node: null, at: at.toISOString() }),
   ]);
   const [row] = await db.select().from(approvalRevocations).where(eq(approvalRevocations.approvalId, id));
   return row!;
+}
+
+/** The revocations filed under any of these ids (a document's own, its delegation's), by id. */
+export async function revocationsAmong(db: Db, ids: readonly string[]): Promise<Map<string, { reason: string; revokedAt: string }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.select().from(approvalRevocations).where(inArray(approvalRevocations.approvalId, [...ids]));
+  return new Map(rows.map((r) => [r.approvalId, { reason: r.reason, revokedAt: r.revokedAt }]));
 }
 
 /** Verifies a token against this database's revocations and the given keys. */
@@ -155,14 +168,18 @@ export async function delegationsOf(db: Db, node: string): Promise<DelegationRow
   return db.select().from(delegations).where(eq(delegations.node, node));
 }
 
-/** The newest delegation stored for a node that has not been revoked, or null: a revoked one vouches for nothing. */
+/**
+ * The newest delegation the city gave a node, or null — also when that newest one is revoked: a
+ * newer delegation replaces the older ones (it may cover fewer items), so revoking it does not
+ * bring an older one back.
+ */
 export async function latestDelegation(db: Db, node: string): Promise<DelegationRow | null> {
   const rows = await db
-    .select({ d: delegations })
+    .select({ d: delegations, revoked: approvalRevocations.approvalId })
     .from(delegations)
     .leftJoin(approvalRevocations, eq(approvalRevocations.approvalId, delegations.id))
-    .where(and(eq(delegations.node, node), isNull(approvalRevocations.approvalId)))
+    .where(eq(delegations.node, node))
     .orderBy(desc(delegations.issuedAt))
     .limit(1);
-  return rows[0]?.d ?? null;
+  return rows[0] && rows[0].revoked === null ? rows[0].d : null;
 }

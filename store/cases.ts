@@ -60,15 +60,15 @@ export async function getCaseEvents(db: Db, caseNo: string): Promise<LoggedEvent
   return rows.map((r) => ({ ...(r.e as StoredEvent), conflict: r.conflict }));
 }
 
-/** The head of an origin's chain: its last seq and hash (0 and the genesis hash when empty). */
-export async function chainHead(db: Db, origin: string): Promise<{ seq: number; hash: string }> {
+/** The head of an origin's chain: its last seq, hash and time (0, the genesis hash and null when empty). */
+export async function chainHead(db: Db, origin: string): Promise<{ seq: number; hash: string; occurredAt: string | null }> {
   const rows = await db
-    .select({ seq: caseEvents.seq, hash: caseEvents.hash })
+    .select({ seq: caseEvents.seq, hash: caseEvents.hash, occurredAt: caseEvents.occurredAt })
     .from(caseEvents)
     .where(eq(caseEvents.origin, origin))
     .orderBy(desc(caseEvents.seq))
     .limit(1);
-  return rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+  return rows[0] ?? { seq: 0, hash: GENESIS_HASH, occurredAt: null };
 }
 
 /** A case row as stored: the projection plus the version its last write claimed. */
@@ -124,18 +124,11 @@ async function commit(
   sha256?: Sha256,
 ): Promise<{ case: CaseSnapshot; event: StoredEvent }> {
   const head = await chainHead(db, origin);
-  const event = await chainEvent(head.hash, {
-    origin,
-    seq: head.seq + 1,
-    caseNo: draft.caseNo,
-    type: draft.type,
-    payload: draft.payload,
-    actor,
-    occurredAt: at.toISOString(),
-  }, sha256);
+  const body = { origin, seq: head.seq + 1, caseNo: draft.caseNo, type: draft.type, payload: draft.payload, actor, occurredAt: at.toISOString() };
   // The limits hold before an event enters the chain, so this origin can never push one the city must refuse.
-  const limit = eventLimitProblem(event);
+  const limit = eventLimitProblem(body, { chained: false });
   if (limit) throw new EventLimitError(limit);
+  const event = await chainEvent(head.hash, body, sha256);
   const after = withVersion(applyEvent(before, draft), before);
   const stmts: BatchItem<"sqlite">[] = [
     db.insert(caseEvents).values({ ...event, payload: event.payload as Record<string, unknown>, receivedAt: null }),

@@ -23,8 +23,9 @@ import {
 import { checkBatch, planIngest, type IngestInput } from "../domain/ingest.js";
 import type { RecheckContext } from "../domain/recheck.js";
 import { itemForCase } from "./catalog.js";
-import { loadCalendar } from "./calendar.js";
-import { calendarAsOf, itemsAsOf, itemsChangedSince } from "./reference-history.js";
+import { referenceAsOf, referenceChangedSince } from "./reference-history.js";
+import { makeCalendar } from "../domain/time.js";
+import type { PulledReference } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
 import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
@@ -117,13 +118,7 @@ export async function ingestPush(db: Db, node: string, p: PushPayload, now: Date
 
 async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, skewMs: number, check?: IngestInput["check"]): Promise<IngestResult> {
   if (await messageSeen(db, node, p.batchId)) return { kind: "replayed" };
-  const [last] = await db
-    .select({ seq: caseEvents.seq, hash: caseEvents.hash, occurredAt: caseEvents.occurredAt })
-    .from(caseEvents)
-    .where(eq(caseEvents.origin, node))
-    .orderBy(desc(caseEvents.seq))
-    .limit(1);
-  const head = last ?? { seq: 0, hash: GENESIS_HASH, occurredAt: null };
+  const head = await chainHead(db, node);
   const events = p.events as ChainedEvent[];
   const held = new Map<number, string>();
   if (events.length && events[0]!.seq <= head.seq) {
@@ -136,12 +131,24 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
   const fresh = events.filter((e) => e.seq > head.seq);
   const known = await loadCases(db, fresh.map((e) => e.caseNo));
   const codes = [...fresh.map((e) => (e.payload as { itemCode?: unknown }).itemCode), ...[...known.values()].map((c) => c?.itemCode)].filter((c): c is string => typeof c === "string");
-  const [recheck, recheckAsOfLastPull] = await Promise.all([recheckContext(db, node, codes), recheckContextAsOfLastPull(db, node, codes)]);
-  const plan = await planIngest({ origin: node, head, held, cases: known, events, recheck, recheckAsOfLastPull, sentAt: p.sentAt, check, checked: true });
+  // A heartbeat, or a retry of events already held, has nothing to re-check.
+  const [today, pulled] = fresh.length ? await recheckContexts(db, node, codes, nowIso) : [null, null];
+  const plan = await planIngest({
+    origin: node,
+    head,
+    held,
+    cases: known,
+    events,
+    recheck: today ?? { origin: node, role: "clerk", calendar: makeCalendar([], []), item: () => null },
+    recheckAsOfLastPull: pulled,
+    sentAt: p.sentAt,
+    check,
+    checked: true,
+  });
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
-  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null };
+  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null, pushSincePullAt: nowIso };
   const stmts: Stmt[] = [
     ...claimStatements(db, node, { batchId: p.batchId, sentAt: p.sentAt, events: events.length }, new Date(nowIso)),
     db
@@ -149,7 +156,14 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
       .values(contact)
       .onConflictDoUpdate({
         target: nodeContacts.code,
-        set: { lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, ...(events.length ? { lastPushAt: nowIso } : {}) },
+        set: {
+          lastContactAt: nowIso,
+          reportedHeadSeq: p.headSeq,
+          skewMs,
+          ...(events.length ? { lastPushAt: nowIso } : {}),
+          // The first push since the node last pulled starts the clock on the reference it worked with.
+          pushSincePullAt: sql`coalesce(${nodeContacts.pushSincePullAt}, ${nowIso})`,
+        },
       }),
     ...insertEventStatements(db, plan.accepted.map((a) => ({ ...a.event, receivedAt: nowIso }))),
     ...eventSideEffects(db, plan.accepted.filter((a) => !a.conflict).map((a) => a.event)),
@@ -198,15 +212,28 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
  * What the city knows to re-check a node's events: its catalog rows for the items involved, its
  * working calendar, and the role a township window acts in.
  */
-async function recheckContext(db: Db, node: string, itemCodes: readonly string[]): Promise<RecheckContext> {
+async function recheckContexts(db: Db, node: string, itemCodes: readonly string[], nowIso: string): Promise<[RecheckContext, PulledReference | null]> {
   const codes = [...new Set(itemCodes)];
-  const [rows, calendar] = await Promise.all([
+  const [rows, days, years, contact] = await Promise.all([
     codes.length ? db.select().from(serviceItems).where(sql`${serviceItems.code} IN (SELECT value FROM json_each(${JSON.stringify(codes)}))`) : Promise.resolve([]),
-    loadCalendar(db),
+    db.select({ date: calendarDays.date, kind: calendarDays.kind }).from(calendarDays),
+    db.select({ year: calendarYears.year }).from(calendarYears),
+    db.select({ cursor: nodeContacts.pulledCursor, since: nodeContacts.pushSincePullAt }).from(nodeContacts).where(eq(nodeContacts.code, node)).limit(1),
   ]);
   const items = new Map(rows.map((r) => [r.code, itemForCase(r)]));
-  return { origin: node, role: "clerk", calendar, item: (code) => items.get(code) ?? null };
+  const today: RecheckContext = { origin: node, role: "clerk", calendar: makeCalendar(days, years.map((y) => y.year)), item: (code) => items.get(code) ?? null };
+  // What the node last said it had applied (a node that never pulled works with the catalog it shipped with: cursor 0).
+  const cursor = contact[0]?.cursor ?? 0;
+  if (!(await referenceChangedSince(db, codes, cursor))) return [today, null];
+  const then = await referenceAsOf(db, cursor, { items, days: new Map(days.map((d) => [d.date, d.kind])) }, codes);
+  // A node in contact that does not pull cannot keep an old reference for long: only work made before its
+  // first push since its last pull (and within a round's grace after it) may use it.
+  const until = new Date(Date.parse(contact[0]?.since ?? nowIso) + PULLED_REFERENCE_GRACE_MS).toISOString();
+  return [today, { context: { ...today, calendar: then.calendar, item: (code) => then.items.get(code) ?? null }, until }];
 }
+
+/** How long after its first push since a pull a node's work may still be judged by the reference of that pull. */
+export const PULLED_REFERENCE_GRACE_MS = 5 * 60_000;
 
 /** Whether the city has already taken a signed message of `node` with this id. */
 async function messageSeen(db: Db, node: string, batchId: string): Promise<boolean> {
@@ -228,14 +255,15 @@ function claimStatements(db: Db, node: string, m: { batchId: string; sentAt: str
 }
 
 /**
- * Records a pull's id once (false when it was taken before: a replay), and when the node pulled:
- * what it pulls now is the reference its next offline work is judged by.
+ * Records a pull's id once (false when it was taken before: a replay), and the cursor it came with:
+ * the catalog and calendar changes the node had applied before asking — the reference its offline
+ * work is judged by — and that its next push starts a fresh grace period.
  */
-export async function claimPull(db: Db, node: string, m: { batchId: string; sentAt: string }, now: Date): Promise<boolean> {
+export async function claimPull(db: Db, node: string, m: { batchId: string; sentAt: string; cursor: number | null }, now: Date): Promise<boolean> {
   try {
     const stmts: Stmt[] = [
-      ...claimStatements(db, node, { ...m, events: 0 }, now),
-      db.update(nodeContacts).set({ lastPullAt: now.toISOString() }).where(eq(nodeContacts.code, node)),
+      ...claimStatements(db, node, { batchId: m.batchId, sentAt: m.sentAt, events: 0 }, now),
+      db.update(nodeContacts).set({ lastPullAt: now.toISOString(), pulledCursor: m.cursor ?? 0, pushSincePullAt: null }).where(eq(nodeContacts.code, node)),
     ];
     await db.batch(stmts as [Stmt, ...Stmt[]]);
     return true;
@@ -243,17 +271,6 @@ export async function claimPull(db: Db, node: string, m: { batchId: string; sent
     if (isWriteConflict(err)) return false;
     throw err;
   }
-}
-
-/** The same, as the reference stood at the node's last pull — null when nothing the batch needs changed since. */
-async function recheckContextAsOfLastPull(db: Db, node: string, itemCodes: readonly string[]): Promise<RecheckContext | null> {
-  const [contact] = await db.select({ at: nodeContacts.lastPullAt }).from(nodeContacts).where(eq(nodeContacts.code, node)).limit(1);
-  if (!contact?.at) return null;
-  const at = contact.at;
-  const [{ calendar, changed }, itemsChanged] = await Promise.all([calendarAsOf(db, at), itemsChangedSince(db, itemCodes, at)]);
-  if (!changed && !itemsChanged) return null;
-  const items = await itemsAsOf(db, itemCodes, at);
-  return { origin: node, role: "clerk", calendar, item: (code) => items.get(code) ?? null };
 }
 
 /** Stored events by `origin:seq` keys, in the order of the keys. */

@@ -9,7 +9,7 @@ import { parseItemCode } from "../domain/codes.js";
 import { AppError } from "../http/errors.js";
 import { delegationsOf, revokeApproval } from "../store/approvals.js";
 import { jsonBody, zv } from "../http/validate.js";
-import { keepCalendarDayVersion, keepItemVersion } from "../store/reference-history.js";
+import { deleteCalendarDay, putCalendarDay, putItem } from "../store/reference-history.js";
 import { requireRole } from "./auth.js";
 import type { CityEnv } from "./env.js";
 
@@ -111,21 +111,13 @@ export function adminRoutes() {
       const body = c.req.valid("json");
       const at = c.var.now().toISOString();
       const row = { date, ...body, updatedAt: at };
-      await c.var.db.batch([
-        keepCalendarDayVersion(c.var.db, date, at),
-        c.var.db.insert(calendarDays).values(row).onConflictDoUpdate({ target: calendarDays.date, set: row }),
-        c.var.db.insert(changes).values({ kind: "calendar_day", key: date, node: null, at }),
-      ]);
+      await putCalendarDay(c.var.db, row);
       return c.json(row);
     })
     .delete("/api/admin/calendar/days/:date", zv("param", dateParam), async (c) => {
       const { date } = c.req.valid("param");
       const at = c.var.now().toISOString();
-      await c.var.db.batch([
-        keepCalendarDayVersion(c.var.db, date, at),
-        c.var.db.delete(calendarDays).where(eq(calendarDays.date, date)),
-        c.var.db.insert(changes).values({ kind: "calendar_day", key: date, node: null, at }),
-      ]);
+      await deleteCalendarDay(c.var.db, date, at);
       return c.body(null, 204);
     })
     .put("/api/admin/calendar/years/:year", zv("param", yearParam), jsonBody(z.object({ source: z.string().trim().min(1).max(200) })), async (c) => {
@@ -161,11 +153,7 @@ export function adminRoutes() {
         promisedLimitUnit: promisedLimit.unit,
         updatedAt: at,
       };
-      await c.var.db.batch([
-        keepItemVersion(c.var.db, code, at),
-        c.var.db.insert(serviceItems).values(row).onConflictDoUpdate({ target: serviceItems.code, set: row }),
-        c.var.db.insert(changes).values({ kind: "item", key: code, node: null, at }),
-      ]);
+      await putItem(c.var.db, row, at);
       return c.json(row);
     });
 }

@@ -1,12 +1,12 @@
 /** The city's sync endpoints: signed push (and heartbeat) and signed pull from enrolled nodes. */
 import { Hono, type Context } from "hono";
 import type { JSONWebKeySet, JWK } from "jose";
-import { verifyApproval } from "../domain/approval.js";
+import { revocableIds, verifyApproval } from "../domain/approval.js";
 import { canonicalJson, type ChainedEvent } from "../domain/events.js";
 import { maskIdNumber } from "../domain/codes.js";
 import { payloadDifference } from "../domain/recheck.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
-import { approvalForCase, revokedApprovals } from "../store/approvals.js";
+import { approvalForCase, revocationsAmong } from "../store/approvals.js";
 import type { AcceptedEvent } from "../domain/ingest.js";
 import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
@@ -98,7 +98,7 @@ async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before
   // Judged as of its own issue time (a document issued under a then-valid delegation stays
   // acceptable), but against today's revocations: a revoked document is never filed as a result.
   const issuedAt = new Date(e.occurredAt);
-  const r = await verifyApproval(p.token, { jwks, revoked: await revokedApprovals(db), now: issuedAt });
+  const r = await verifyApproval(p.token, { jwks, revoked: await revocationsAmong(db, revocableIds(p.token)), now: issuedAt });
   if (!r.valid) return `电子文书无效：${r.reason}`;
   if (r.signer?.kind !== "node" || r.signer.node !== node) return "乡镇节点只能上传本节点签发的电子文书";
   const claims = r.claims!;

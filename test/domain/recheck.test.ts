@@ -86,7 +86,7 @@ describe("recheckEvent: what does not hold", () => {
     const made = decide(inReview, { action: "decide", decision: "grant" }, { role: "approver", at: new Date("2026-11-23T03:00:00.000Z"), calendar: cal, item: item("promised") });
     if (!made.ok) throw new Error("approver may decide");
     const e: CheckedEvent = { ...f!.event, type: "decided", payload: made.value.event.payload, occurredAt: "2026-11-23T03:00:00.000Z" };
-    expect(recheckEvent(ctx, inReview, e)).toBe("角色 clerk 不能在“部门审查中”状态执行“办结决定”");
+    expect(recheckEvent(ctx, inReview, e)).toBe("窗口人员不能在“部门审查中”状态执行“办结决定”");
     expect(o).toBeDefined();
   });
 
@@ -113,6 +113,12 @@ describe("payloadDifference", () => {
     expect(payloadDifference({ b: 1, a: 1 }, { b: 2, a: 2 })).toBe("字段 a：节点为 1，按市级目录与规则应为 2");
     expect(payloadDifference({ a: 1, extra: true }, { a: 1 })).toBe("字段 extra：节点为 true，按市级目录与规则应为 （无）");
     expect(payloadDifference({ a: { y: 1, x: 2 } }, { a: { x: 2, y: 1 } })).toBeNull();
+  });
+  it("names a nested member, and never shows a full ID number (reasons travel back to the node and are listed)", () => {
+    const a = { applicant: { name: "张三", idNumber: "11010519491231002X", phone: "13800138000" } };
+    expect(payloadDifference({ applicant: { ...a.applicant, idNumber: "350502199001011234" } }, a)).toBe('字段 applicant.idNumber：节点为 "3505**********1234"，按市级目录与规则应为 "1101**********002X"');
+    expect(payloadDifference({ applicant: { ...a.applicant, extra: 1 } }, a)).toBe("字段 applicant.extra：节点为 1，按市级目录与规则应为 （无）");
+    expect(payloadDifference({ applicant: "11010519491231002X" }, a)).not.toContain("11010519491231002X");
   });
   it("shortens long values", () => {
     expect(payloadDifference({ note: "长".repeat(200) }, { note: "" })).toBe(`字段 note：节点为 "${"长".repeat(76)}…，按市级目录与规则应为 ""`);

@@ -182,7 +182,7 @@ describe("bad input changes nothing and is answered with problem+json", () => {
     const res = await node.post(`/api/cases/${created.body.caseNo}/actions`, { action: "decide", decision: "grant" });
     expect(res.status).toBe(403);
     expect(res.body).toEqual(
-      problemBody("forbidden_role", "当前角色无权执行该操作", 403, "角色 clerk 不能执行“办结决定”", `/api/cases/${created.body.caseNo}/actions`, {
+      problemBody("forbidden_role", "当前角色无权执行该操作", 403, "窗口人员不能执行“办结决定”", `/api/cases/${created.body.caseNo}/actions`, {
         role: "clerk",
         action: "decide",
         allowedRoles: ["approver"],

@@ -17,7 +17,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chainEvent, eventHash, GENESIS_HASH, type ChainedEvent } from "../../domain/events.js";
 import type { PushResponse } from "../../domain/sync-protocol.js";
-import { Chain, caseCount, countRows, enrolNode, eventCount, json, problem, problemType, pushEvents, staffJson, type TestNode } from "./helpers.js";
+import { Chain, countRows, enrolNode, footprint, json, NOTHING, problem, problemType, pushEvents, staffJson, type TestNode } from "./helpers.js";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -43,17 +43,6 @@ async function storedEvents(origin: string) {
   return results;
 }
 
-/** Everything the city holds for a node. */
-async function footprint(code: string) {
-  return {
-    events: await eventCount(code),
-    cases: await caseCount(code),
-    batches: await countRows("select count(*) as n from sync_batches where node = ?", code),
-    contacts: await countRows("select count(*) as n from node_contacts where code = ?", code),
-    conflicts: await countRows("select count(*) as n from conflicts where origin = ?", code),
-    divergences: await countRows("select count(*) as n from divergences where origin = ?", code),
-  };
-}
 
 /** The city's re-walk of every stored chain, with the totals it must report. */
 async function verifyAll() {

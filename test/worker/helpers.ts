@@ -426,3 +426,18 @@ export async function countRows(sql: string, ...params: unknown[]): Promise<numb
 
 export const eventCount = (origin: string) => countRows("select count(*) as n from case_events where origin = ?", origin);
 export const caseCount = (origin: string) => countRows("select count(*) as n from cases where origin = ?", origin);
+
+/** Everything the city holds for a node: events, cases, batches, contact, conflicts, divergences. */
+export async function footprint(code: string) {
+  return {
+    events: await eventCount(code),
+    cases: await caseCount(code),
+    batches: await countRows("select count(*) as n from sync_batches where node = ?", code),
+    contacts: await countRows("select count(*) as n from node_contacts where code = ?", code),
+    conflicts: await countRows("select count(*) as n from conflicts where origin = ?", code),
+    divergences: await countRows("select count(*) as n from divergences where origin = ?", code),
+  };
+}
+
+/** A node the city holds nothing of. */
+export const NOTHING = { events: 0, cases: 0, batches: 0, contacts: 0, conflicts: 0, divergences: 0 };

@@ -119,7 +119,7 @@ const OPENED_FORGERIES: [string, Alter, string | RegExp][] = [
   [
     "the promised limit",
     (d) => ({ payload: { ...d.payload, limit: { unit: "day", value: 60 } } }),
-    `字段 limit：节点为 {"unit":"day","value":60}，按市级目录与规则应为 {"unit":"${promisedItem.promisedLimit.unit}","value":${promisedItem.promisedLimit.value}}`,
+    `字段 limit.value：节点为 60，按市级目录与规则应为 ${promisedItem.promisedLimit.value}`,
   ],
   [
     "the deadline (a week later)",
@@ -141,7 +141,7 @@ const OPENED_FORGERIES: [string, Alter, string | RegExp][] = [
   [
     "an extra member in the applicant",
     (d) => ({ payload: { ...d.payload, applicant: { ...(d.payload.applicant as object), vip: true } } }),
-    /^字段 applicant：节点为 \{"idNumber":"11010519491231002X",/,
+    "字段 applicant.vip：节点为 true，按市级目录与规则应为 （无）",
   ],
   [
     "the time in the payload (not the event's)",

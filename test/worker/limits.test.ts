@@ -24,16 +24,10 @@ import {
   pushPayload,
   signDetached,
   type TestNode,
+  footprint,
+  NOTHING,
 } from "./helpers.js";
 
-const footprint = async (code: string) => ({
-  events: await countRows("select count(*) as n from case_events where origin = ?", code),
-  cases: await countRows("select count(*) as n from cases where origin = ?", code),
-  batches: await countRows("select count(*) as n from sync_batches where node = ?", code),
-  contacts: await countRows("select count(*) as n from node_contacts where code = ?", code),
-  conflicts: await countRows("select count(*) as n from conflicts where origin = ?", code),
-});
-const NOTHING = { events: 0, cases: 0, batches: 0, contacts: 0, conflicts: 0 };
 
 /** The problem body for an event that breaks the limits. */
 function refused(node: string, seq: number, field: string, reason: string, message: string) {

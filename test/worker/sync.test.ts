@@ -43,6 +43,8 @@ import {
   problem,
   problemBody,
   validationProblem,
+  footprint,
+  NOTHING,
 } from "./helpers.js";
 
 const CHAIN_EPOCH_FOR_TESTS = Date.parse("2026-09-29T01:30:00.000Z");
@@ -82,18 +84,6 @@ async function storedEvents(origin: string) {
   return results;
 }
 
-/** Everything the city holds for a node: events, cases, batches, contact, conflicts, divergences. */
-async function footprint(code: string) {
-  return {
-    events: await eventCount(code),
-    cases: await caseCount(code),
-    batches: await countRows("select count(*) as n from sync_batches where node = ?", code),
-    contacts: await countRows("select count(*) as n from node_contacts where code = ?", code),
-    conflicts: await countRows("select count(*) as n from conflicts where origin = ?", code),
-    divergences: await countRows("select count(*) as n from divergences where origin = ?", code),
-  };
-}
-const NOTHING = { events: 0, cases: 0, batches: 0, contacts: 0, conflicts: 0, divergences: 0 };
 
 /** A node with `n` events pushed and acknowledged. */
 async function nodeHolding(n: number): Promise<{ node: TestNode; chain: Chain }> {
@@ -432,6 +422,9 @@ describe("push", () => {
       skew_ms: hb.skewMs,
       last_push_at: lastPush!.last_push_at,
       last_pull_at: null,
+      pulled_cursor: null,
+      // The node's first push (it has never pulled) starts the grace for the reference it shipped with.
+      push_since_pull_at: expect.stringMatching(ISO),
     });
     expect(await eventCount(node.code)).toBe(4);
     expect(await reconciliationOf(node.code)).toMatchObject({ ackedSeq: 4, reportedHeadSeq: 7, pending: 3, lastContactAt: hb.serverTime });
@@ -970,7 +963,7 @@ describe("push: what a node may change at the city (DESIGN.md invariant 5)", () 
     expect(res.status).toBe(200);
     const body = await json<PushResponse>(res);
     expect(body).toMatchObject({ ackedSeq: 3, stored: 3, duplicates: 0, divergence: null });
-    expect(body.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, reason: "角色 clerk 不能在“部门审查中”状态执行“办结决定”" }]);
+    expect(body.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, reason: "窗口人员不能在“部门审查中”状态执行“办结决定”" }]);
     expect(await env.DB.prepare("select state, decision, decided_at from cases where case_no = ?").bind(caseNo).first()).toEqual({
       state: "in_review",
       decision: null,
