@@ -153,6 +153,23 @@ export function approvalClaims(input: {
   };
 }
 
+/**
+ * The payload of an `approval-issued` event: what a database files about a document, every value
+ * taken from the document itself (the city checks a pushed one against exactly this).
+ */
+export function approvalIssuedPayload(claims: ApprovalClaims, token: string, kid: string, issuer: string, at: string) {
+  return {
+    id: claims.jti,
+    token,
+    kid,
+    issuer,
+    licenceId: claims.licenceId ?? null,
+    issuedAt: new Date(claims.iat * 1000).toISOString(),
+    expiresAt: new Date(claims.exp * 1000).toISOString(),
+    at,
+  };
+}
+
 /** Signs claims as a compact JWS with `kid`. */
 export async function signClaims(claims: object, key: CryptoKey, kid: string, typ: string): Promise<string> {
   return new SignJWT({ ...(claims as Record<string, unknown>) }).setProtectedHeader({ alg: SIGNING_ALG, kid, typ }).sign(key);

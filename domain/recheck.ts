@@ -104,7 +104,9 @@ function ownershipProblem(ctx: RecheckContext, before: CaseSnapshot | null, e: C
     if (!e.caseNo.startsWith(`${ctx.origin}-`) || e.payload.origin !== ctx.origin) return `办件编号 ${e.caseNo} 不属于节点 ${ctx.origin}，不能由其开件`;
     return null;
   }
-  if (before && before.origin !== ctx.origin) return `办件 ${e.caseNo} 由 ${before.origin} 受理，节点 ${ctx.origin} 不能办理`;
+  // Judged by the number alone, before anything is looked up: the answer never tells a node whether
+  // another hall's case exists.
+  if (!e.caseNo.startsWith(`${ctx.origin}-`) || (before && before.origin !== ctx.origin)) return `办件 ${e.caseNo} 不是节点 ${ctx.origin} 受理的，不能办理`;
   return null;
 }
 

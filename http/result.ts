@@ -55,7 +55,16 @@ export type Revocation = { reason: string; revokedAt: string };
  */
 export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: string, revoked: Revocation | null = null) {
   const link = `${verifyUrl}#${token}`;
-  const qr = qrSvg(link);
+  // A document too long for a QR code (a long delegation) gets one of the verify page alone: the
+  // page takes the document pasted from the text below. Never a 500 for a document we signed.
+  let qr: string;
+  let qrNote = `扫码或在 ${verifyUrl} 粘贴文书验证真伪；也可用本中心公布的公钥离线核验。`;
+  try {
+    qr = qrSvg(link);
+  } catch {
+    qr = qrSvg(verifyUrl);
+    qrNote = `文书较长，二维码只含验证页地址：请打开 ${verifyUrl} 粘贴下方“电子文书”全文验证。`;
+  }
   return a4Document(
     `${claims.resultName} ${claims.caseNo}`,
     html`${revoked ? html`<div class="revoked"><strong>已撤销</strong>　本文书已于 ${formatLocal(revoked.revokedAt)} 被撤销，不再有效。撤销理由：${revoked.reason}</div>` : ""}<h1>准予行政许可决定书</h1>
@@ -71,7 +80,7 @@ export function resultPage(claims: ApprovalClaims, token: string, verifyUrl: str
 <tr><th>文书编号</th><td class="small">${claims.jti}</td></tr>
 </table>
 <div class="result-foot">
-<div class="qr-box"><div class="qr">${raw(qr)}</div><p class="small">扫码或在 ${verifyUrl} 粘贴文书验证真伪；也可用本中心公布的公钥离线核验。</p></div>
+<div class="qr-box"><div class="qr">${raw(qr)}</div><p class="small">${qrNote}</p></div>
 <div class="sign">${sealSvg(claims.seal)}<br>${claims.department.name}<br>${formatDateZh(claims.issuedOn)}</div>
 </div>
 <details class="small"><summary>电子文书（JWS）</summary><code class="token">${token}</code></details>`,

@@ -3,7 +3,7 @@ import { asc, desc, eq, inArray } from "drizzle-orm";
 import type { JSONWebKeySet } from "jose";
 import { approvalRevocations, approvals, changes, delegations, departments } from "../schema/tables.js";
 import { itemKindsEver } from "./reference-history.js";
-import { approvalClaims, revocableIds, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
+import { approvalClaims, approvalIssuedPayload, revocableIds, verifyApproval, type ApprovalClaims, type VerifyResult } from "../domain/approval.js";
 import type { CaseSnapshot, Role } from "../domain/lifecycle.js";
 import { historyProblem } from "../domain/recheck.js";
 import type { Db } from "./db.js";
@@ -52,42 +52,39 @@ export async function issueApproval(db: Db, caseNo: string, req: IssueRequest): 
     if (c.state !== "decided" && c.state !== "delivered") return null;
     if (c.decision !== "grant") return null;
     if (await approvalForCase(db, caseNo)) return null;
-    const item = await getItemRow(db, c.itemCode);
-    const [dept] = await db.select().from(departments).where(eq(departments.code, c.departmentCode)).limit(1);
-    if (!item || !dept) return null;
-    const claims = approvalClaims({
-      id: crypto.randomUUID(),
-      issuer: req.issuer,
-      issuedAt: req.at,
-      validDays: req.validDays,
-      caseNo: c.caseNo,
-      itemCode: c.itemCode,
-      itemName: c.itemName,
-      holderName: c.applicantName,
-      holderIdNumber: c.applicantIdNumber,
-      department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
-      resultType: item.resultType,
-      resultName: item.resultName,
-      basicCode: item.basicCode,
-      delegation: req.delegation,
-    });
+    const claims = await approvalClaimsFor(db, c, { id: crypto.randomUUID(), issuer: req.issuer, issuedAt: req.at, validDays: req.validDays, delegation: req.delegation });
+    if (!claims) return null;
     const { token, kid } = await req.sign(claims);
-    return {
-      caseNo,
-      type: "approval-issued",
-      payload: {
-        id: claims.jti,
-        token,
-        kid,
-        issuer: req.origin,
-        licenceId: claims.licenceId ?? null,
-        issuedAt: new Date(claims.iat * 1000).toISOString(),
-        expiresAt: new Date(claims.exp * 1000).toISOString(),
-        at: req.at.toISOString(),
-      },
-    };
+    return { caseNo, type: "approval-issued", payload: approvalIssuedPayload(claims, token, kid, req.origin, req.at.toISOString()) };
   });
   return approvalForCase(db, caseNo);
+}
+
+/**
+ * The claims of the document for a granted case, made from the case, its item and its department
+ * as this database holds them (null when the item or department is unknown). The city uses the
+ * same function to check a document a node signed.
+ */
+export async function approvalClaimsFor(
+  db: Db,
+  c: CaseSnapshot,
+  doc: { id: string; issuer: string; issuedAt: Date; validDays: number; delegation?: string },
+): Promise<ApprovalClaims | null> {
+  const item = await getItemRow(db, c.itemCode);
+  const [dept] = await db.select().from(departments).where(eq(departments.code, c.departmentCode)).limit(1);
+  if (!item || !dept) return null;
+  return approvalClaims({
+    ...doc,
+    caseNo: c.caseNo,
+    itemCode: c.itemCode,
+    itemName: c.itemName,
+    holderName: c.applicantName,
+    holderIdNumber: c.applicantIdNumber,
+    department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
+    resultType: item.resultType,
+    resultName: item.resultName,
+    basicCode: item.basicCode,
+  });
 }
 
 /**

@@ -170,18 +170,16 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
     ...writeCaseStatements(db, [...plan.cases.values()]),
   ];
   const flagged = plan.accepted.filter((a) => a.conflict);
-  // The flag travels back to the node whose event it is, and to the case's own node if that is another.
-  const owners = await loadCases(db, flagged.map((a) => a.event.caseNo));
-  for (const a of flagged) {
-    const key = `${node}:${a.event.seq}`;
+  // The flag travels back to the node whose event it is, and only to it: a node acting on another
+  // hall's case is the supervisors' business, not that hall's window (nor a way to fill its feed).
+  if (flagged.length) {
     stmts.push(
-      db.insert(conflicts).values({ origin: node, seq: a.event.seq, caseNo: a.event.caseNo, type: a.event.type, node, reason: a.conflict!, detectedAt: nowIso }),
-      db.insert(changes).values({ kind: "conflict", key, node, at: nowIso }),
+      ...bulkInsert(db, conflicts, flagged.map((a) => ({ origin: node, seq: a.event.seq, caseNo: a.event.caseNo, type: a.event.type, node, reason: a.conflict!, detectedAt: nowIso, resolvedAt: null, resolution: null }))),
+      ...bulkInsert(db, changes, flagged.map((a) => ({ kind: "conflict" as const, key: `${node}:${a.event.seq}`, node, at: nowIso }))),
     );
-    const owner = plan.cases.get(a.event.caseNo)?.after.origin ?? owners.get(a.event.caseNo)?.origin;
-    if (owner && owner !== node) stmts.push(db.insert(changes).values({ kind: "conflict", key, node: owner, at: nowIso }));
   }
-  if (plan.divergence) {
+  // One divergence is kept per seq: it stops the node's chain there, and more of them would only fill the table.
+  if (plan.divergence && !(await divergenceAt(db, node, plan.divergence.seq))) {
     const d = plan.divergence;
     stmts.push(
       db
@@ -234,6 +232,12 @@ async function recheckContexts(db: Db, node: string, itemCodes: readonly string[
 
 /** How long after its first push since a pull a node's work may still be judged by the reference of that pull. */
 export const PULLED_REFERENCE_GRACE_MS = 5 * 60_000;
+
+/** Whether a divergence of `origin` at `seq` is already recorded. */
+async function divergenceAt(db: Db, origin: string, seq: number): Promise<boolean> {
+  const rows = await db.select({ n: count() }).from(divergences).where(and(eq(divergences.origin, origin), eq(divergences.seq, seq)));
+  return (rows[0]?.n ?? 0) > 0;
+}
 
 /** Whether the city has already taken a signed message of `node` with this id. */
 async function messageSeen(db: Db, node: string, batchId: string): Promise<boolean> {
@@ -347,9 +351,10 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     ? await db.select().from(approvalRevocations)
     : (await Promise.all(chunked(keysOf("revocation"), PARAM_CHUNK).map((part) => db.select().from(approvalRevocations).where(inArray(approvalRevocations.approvalId, part))))).flat();
   res.revocations = revoked.map((r) => ({ id: r.approvalId, reason: r.reason, revokedAt: r.revokedAt }));
-  for (const key of keysOf("conflict")) {
-    const i = key.lastIndexOf(":");
-    const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, key.slice(0, i)), eq(conflicts.seq, Number(key.slice(i + 1)))));
+  // A node's flags are on its own events: one query a chunk, not one a flag.
+  const flagKeys = keysOf("conflict").filter((k) => k.startsWith(`${node}:`)).map((k) => Number(k.slice(node.length + 1)));
+  for (const part of chunked(flagKeys, PARAM_CHUNK)) {
+    const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, node), inArray(conflicts.seq, part))).orderBy(asc(conflicts.seq));
     for (const c of found) res.conflicts.push({ origin: c.origin, seq: c.seq, caseNo: c.caseNo, type: c.type, reason: c.reason, detectedAt: c.detectedAt });
   }
   return res;

@@ -8,7 +8,7 @@ import { CITY_ORIGIN, ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { parseItemCode } from "../domain/codes.js";
 import { AppError } from "../http/errors.js";
 import { delegationsOf, revokeApproval } from "../store/approvals.js";
-import { jsonBody, zv } from "../http/validate.js";
+import { jsonBody, line, zv } from "../http/validate.js";
 import { deleteCalendarDay, putCalendarDay, putItem } from "../store/reference-history.js";
 import { requireRole } from "./auth.js";
 import type { CityEnv } from "./env.js";
@@ -24,7 +24,7 @@ const ed25519Jwk = z
 
 const enrolSchema = z.object({
   code: z.string().regex(ORIGIN_CODE_PATTERN, "节点编码应为 2–12 位大写字母或数字").refine((c) => c !== CITY_ORIGIN, `节点编码不能是 ${CITY_ORIGIN}`),
-  name: z.string().trim().min(1, "请填写节点名称").max(60),
+  name: z.string().trim().min(1, "请填写节点名称").max(60).pipe(line("节点名称不能包含换行或控制字符")),
   publicJwk: ed25519Jwk,
 });
 

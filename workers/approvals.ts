@@ -48,12 +48,22 @@ export async function issueCityApproval(db: Db, config: CityConfig, caseNo: stri
   });
 }
 
+/** A date-time within the years every instant of the platform lies in. */
+const inYears = (s: string) => {
+  const y = new Date(s).getUTCFullYear();
+  return y >= 2000 && y <= 2199;
+};
+
+/** Items one delegation may cover (with more, a node-signed document no longer fits a QR code). */
+export const MAX_DELEGATED_ITEMS = 20;
+
 const revokeSchema = z.object({ reason: z.string().trim().min(1, "请填写撤销理由").max(500) });
 const delegationSchema = z
   .object({
-    items: z.array(z.string().regex(/^[0-9A-Z]{31}$/, "事项编码应为31位")).min(1, "至少授权一个事项").max(500),
-    validFrom: z.iso.datetime({ offset: true }).optional(),
-    validUntil: z.iso.datetime({ offset: true, message: "validUntil 应为带时区的 ISO 8601 时间" }),
+    // A node's document carries its delegation, and the whole document must fit a QR code's verify link.
+    items: z.array(z.string().regex(/^[0-9A-Z]{31}$/, "事项编码应为31位")).min(1, "至少授权一个事项").max(MAX_DELEGATED_ITEMS, `一份授权至多${MAX_DELEGATED_ITEMS}个事项`),
+    validFrom: z.iso.datetime({ offset: true }).refine(inYears, "validFrom 应在 2000–2199 年之间").optional(),
+    validUntil: z.iso.datetime({ offset: true, message: "validUntil 应为带时区的 ISO 8601 时间" }).refine(inYears, "validUntil 应在 2000–2199 年之间"),
   })
   .refine((d) => d.items.every((i) => parseItemCode(i) !== null), { message: "包含无效的事项编码", path: ["items"] });
 

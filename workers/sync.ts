@@ -1,12 +1,12 @@
 /** The city's sync endpoints: signed push (and heartbeat) and signed pull from enrolled nodes. */
 import { Hono, type Context } from "hono";
 import type { JSONWebKeySet, JWK } from "jose";
-import { revocableIds, verifyApproval } from "../domain/approval.js";
-import { canonicalJson, type ChainedEvent } from "../domain/events.js";
-import { maskIdNumber } from "../domain/codes.js";
+import { approvalIssuedPayload, DEFAULT_APPROVAL_VALID_DAYS, revocableIds, verifyApproval } from "../domain/approval.js";
+import type { ChainedEvent } from "../domain/events.js";
+import { MAX_CLOCK_SKEW_MS } from "../domain/sync-protocol.js";
 import { payloadDifference } from "../domain/recheck.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
-import { approvalForCase, revocationsAmong } from "../store/approvals.js";
+import { approvalById, approvalClaimsFor, approvalForCase, revocationsAmong } from "../store/approvals.js";
 import type { AcceptedEvent } from "../domain/ingest.js";
 import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
@@ -103,15 +103,20 @@ async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before
   if (r.signer?.kind !== "node" || r.signer.node !== node) return "乡镇节点只能上传本节点签发的电子文书";
   const claims = r.claims!;
   if (claims.caseNo !== e.caseNo || claims.jti !== p.id || p.issuer !== node) return "电子文书与办件不符";
-  // What the city files about the document is taken from the document, never from the payload beside it.
-  const iso = (s: number) => new Date(s * 1000).toISOString();
-  const filed = { id: claims.jti, token: p.token, kid: r.signer.kid, issuer: node, licenceId: claims.licenceId ?? null, issuedAt: iso(claims.iat), expiresAt: iso(claims.exp), at: e.occurredAt };
-  const diff = payloadDifference(e.payload as Record<string, unknown>, filed);
-  if (diff) return `电子文书登记信息与文书本身不符：${diff}`;
-  const holder = { name: before.applicantName, idNumber: maskIdNumber(before.applicantIdNumber) };
-  if (claims.itemCode !== before.itemCode || canonicalJson(claims.holder) !== canonicalJson(holder) || claims.department.code !== before.departmentCode) {
-    return "电子文书的事项、持有人或发证部门与市级办件不符";
+  if (await approvalById(db, claims.jti)) return "电子文书编号已被另一份文书使用";
+  // Issued after the case was decided, and not after the event that carries it.
+  const decidedAt = before.decidedAt ? Date.parse(before.decidedAt) : Number.POSITIVE_INFINITY;
+  if (claims.iat * 1000 < decidedAt - MAX_CLOCK_SKEW_MS || claims.iat * 1000 > Date.parse(e.occurredAt) + MAX_CLOCK_SKEW_MS) {
+    return "电子文书的签发时间不在办结之后、上传之前";
   }
+  // The document must be the one the city's own rules make for this case — every claim, not a few.
+  const made = await approvalClaimsFor(db, before, { id: claims.jti, issuer: claims.iss, issuedAt: new Date(claims.iat * 1000), validDays: DEFAULT_APPROVAL_VALID_DAYS, delegation: claims.del });
+  if (!made) return "事项或部门不在市级目录中，不能登记电子文书";
+  const claimDiff = payloadDifference(claims as unknown as Record<string, unknown>, made as unknown as Record<string, unknown>);
+  if (claimDiff) return `电子文书内容与市级按规则签发的不符：${claimDiff}`;
+  // What the city files about the document is taken from the document, never from the payload beside it.
+  const diff = payloadDifference(e.payload as Record<string, unknown>, approvalIssuedPayload(claims, p.token, r.signer.kid, node, e.occurredAt));
+  if (diff) return `电子文书登记信息与文书本身不符：${diff}`;
   return null;
 }
 

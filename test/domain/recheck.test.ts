@@ -98,7 +98,7 @@ describe("recheckEvent: what does not hold", () => {
 
   it("an event on a case this node did not accept, or under another node's number", () => {
     const other: RecheckContext = { ...ctx, origin: "XZ02" };
-    expect(recheckEvent(other, decided!.before, { ...decided!.event, actor: "window@XZ02" })).toBe(`办件 ${decided!.event.caseNo} 由 HQ01 受理，节点 XZ02 不能办理`);
+    expect(recheckEvent(other, decided!.before, { ...decided!.event, actor: "window@XZ02" })).toBe(`办件 ${decided!.event.caseNo} 不是节点 XZ02 受理的，不能办理`);
     expect(recheckEvent(other, null, { ...opened!.event, actor: "window@XZ02" })).toBe(`办件编号 ${opened!.event.caseNo} 不属于节点 XZ02，不能由其开件`);
   });
 

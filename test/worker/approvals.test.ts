@@ -24,6 +24,7 @@ import {
 } from "jose";
 import { encode } from "uqr";
 import jsQR from "jsqr";
+import { resultPage } from "../../http/result.js";
 import {
   APPROVAL_TYP,
   approvalClaims,
@@ -40,7 +41,7 @@ import { formatCaseNo, queryCodeFrom } from "../../domain/case-number.js";
 import { isValidIdNumber } from "../../domain/codes.js";
 import { chainEvent, GENESIS_HASH, type ChainedEvent } from "../../domain/events.js";
 import { applyEvent, decide, openCase, type CaseCommand, type CaseSnapshot, type Role } from "../../domain/lifecycle.js";
-import { makeCalendar } from "../../domain/time.js";
+import { localDate, makeCalendar } from "../../domain/time.js";
 import type { PullResponse, PushResponse } from "../../domain/sync-protocol.js";
 import { seedDepartments, seedItems } from "../../schema/seed/catalog.js";
 import type { SeedItem } from "../../schema/seed/types.js";
@@ -1397,50 +1398,52 @@ describe("an approval-issued event the city cannot verify", () => {
 
 // ------------------------------------------------------------------------------------------ one valid result per case
 
+/** A node's granted immediate case and a document its key signed for it under `del`. */
+async function signedAtWindow(node: TestNode, chain: NodeChain, del: { token: string }, applicantName: string) {
+  const { caseNo, queryCode } = await chain.open({ item: immediateLicenceItem, at: minutesAgo(12), applicantName });
+  await chain.act(caseNo, { action: "decide", decision: "grant" }, minutesAgo(11));
+  const snapshot = chain.cases.get(caseNo)!;
+  const dept = deptOf(immediateLicenceItem);
+  const document = async (issuedAt: Date, alter: (c: ApprovalClaims) => ApprovalClaims = (c) => c) => {
+    const made = approvalClaims({
+      id: crypto.randomUUID(),
+      issuer: BASE,
+      issuedAt,
+      validDays: VALID_DAYS,
+      caseNo,
+      itemCode: snapshot.itemCode,
+      itemName: snapshot.itemName,
+      holderName: snapshot.applicantName,
+      holderIdNumber: snapshot.applicantIdNumber,
+      department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
+      resultType: immediateLicenceItem.resultType,
+      resultName: immediateLicenceItem.resultName,
+      basicCode: immediateLicenceItem.basicCode,
+      delegation: del.token,
+    });
+    const claims = alter(made);
+    const { token, kid } = await nodeSigned(node, claims);
+    await chain.append(
+      caseNo,
+      "approval-issued",
+      {
+        id: claims.jti,
+        token,
+        kid,
+        issuer: node.code,
+        licenceId: claims.licenceId ?? null,
+        issuedAt: new Date(claims.iat * 1000).toISOString(),
+        expiresAt: new Date(claims.exp * 1000).toISOString(),
+        at: issuedAt.toISOString(),
+      },
+      issuedAt,
+    );
+    return { token, id: claims.jti };
+  };
+  return { caseNo, queryCode, document };
+}
+
 describe("what the city files from a node is a valid document, once per case", () => {
-  /** A node's granted immediate case and a document its key signed for it under `del`. */
-  async function signedAtWindow(node: TestNode, chain: NodeChain, del: { token: string }, applicantName: string) {
-    const { caseNo, queryCode } = await chain.open({ item: immediateLicenceItem, at: minutesAgo(12), applicantName });
-    await chain.act(caseNo, { action: "decide", decision: "grant" }, minutesAgo(11));
-    const snapshot = chain.cases.get(caseNo)!;
-    const dept = deptOf(immediateLicenceItem);
-    const document = async (issuedAt: Date) => {
-      const claims = approvalClaims({
-        id: crypto.randomUUID(),
-        issuer: BASE,
-        issuedAt,
-        validDays: VALID_DAYS,
-        caseNo,
-        itemCode: snapshot.itemCode,
-        itemName: snapshot.itemName,
-        holderName: snapshot.applicantName,
-        holderIdNumber: snapshot.applicantIdNumber,
-        department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
-        resultType: immediateLicenceItem.resultType,
-        resultName: immediateLicenceItem.resultName,
-        basicCode: immediateLicenceItem.basicCode,
-        delegation: del.token,
-      });
-      const { token, kid } = await nodeSigned(node, claims);
-      await chain.append(
-        caseNo,
-        "approval-issued",
-        {
-          id: claims.jti,
-          token,
-          kid,
-          issuer: node.code,
-          licenceId: claims.licenceId ?? null,
-          issuedAt: new Date(claims.iat * 1000).toISOString(),
-          expiresAt: new Date(claims.exp * 1000).toISOString(),
-          at: issuedAt.toISOString(),
-        },
-        issuedAt,
-      );
-      return { token, id: claims.jti };
-    };
-    return { caseNo, queryCode, document };
-  }
 
   it("a document signed under a delegation revoked since is flagged, and the city signs the result itself", async () => {
     const node = await enrolNode(freshCode("RV"));
@@ -1473,5 +1476,67 @@ describe("what the city files from a node is a valid document, once per case", (
       conflicts: [{ origin: node.code, seq: 4, caseNo, reason: "本件已有电子文书，不再接受另一份" }],
     });
     expect((await approvalsOf(caseNo)).results.map((r) => r.id)).toEqual([first.id]);
+  });
+});
+
+describe("a node-signed document is filed only if it is exactly the one the city's rules make", () => {
+  async function windowDocument(alter: (c: ApprovalClaims) => ApprovalClaims, issuedMinutesAgo = 10) {
+    const node = await enrolNode(freshCode("FD"));
+    const del = await delegate(node, [immediateLicenceItem.code], minutesAgo(120), new Date(Date.now() + 86_400_000));
+    const chain = new NodeChain(node.code);
+    const { caseNo, queryCode, document } = await signedAtWindow(node, chain, del, "钟立新");
+    const doc = await document(minutesAgo(issuedMinutesAgo), alter);
+    const res = await pushEvents(node, chain.events);
+    return { node, caseNo, queryCode, doc, body: await json<PushResponse>(res) };
+  }
+
+  it.each([
+    ["another seal", (c: ApprovalClaims) => ({ ...c, seal: "泉州市人民政府行政审批专用章" }), /^电子文书内容与市级按规则签发的不符：字段 seal：/],
+    ["another result", (c: ApprovalClaims) => ({ ...c, resultName: "不动产权证书" }), /^电子文书内容与市级按规则签发的不符：字段 resultName：/],
+    ["a validity of a hundred years", (c: ApprovalClaims) => ({ ...c, exp: c.iat + 100 * 365 * 86_400 }), /^电子文书内容与市级按规则签发的不符：字段 exp：/],
+    ["an extra claim", (c: ApprovalClaims) => ({ ...c, note: "特批" }) as ApprovalClaims, /^电子文书内容与市级按规则签发的不符：字段 note：/],
+    ["no nbf", (c: ApprovalClaims) => ({ ...c, nbf: undefined }) as unknown as ApprovalClaims, /^电子文书内容与市级按规则签发的不符：字段 nbf：/],
+  ])("%s: flagged, and the city signs the result itself", async (_what, alter, reason) => {
+    const { node, caseNo, queryCode, doc, body } = await windowDocument(alter);
+    expect(body.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, reason: expect.stringMatching(reason) }]);
+    expect((await approvalsOf(caseNo)).results).toEqual([]);
+    const got = await resultJson(caseNo, queryCode);
+    expect(got).toMatchObject({ issuer: "CITY", status: "valid" });
+    expect(got.token).not.toBe(doc.token);
+  });
+
+  it("a document dated before the case was decided: flagged", async () => {
+    // Signed as if an hour earlier (every date in it consistent with that), pushed in order now.
+    const backdated = (c: ApprovalClaims): ApprovalClaims => {
+      const iat = c.iat - 3600;
+      const exp = c.exp - 3600;
+      return { ...c, iat, nbf: iat, exp, issuedOn: localDate(new Date(iat * 1000)), validUntil: localDate(new Date(exp * 1000)) };
+    };
+    const { node, caseNo, body } = await windowDocument(backdated);
+    expect(body.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, reason: "电子文书的签发时间不在办结之后、上传之前" }]);
+  });
+
+  it("a document reusing another document's id: flagged, never a silent second approval", async () => {
+    const first = await grantedCase(plainItem);
+    const { id } = await resultJson(first.caseNo, first.queryCode);
+    const { node, caseNo, body } = await windowDocument((c) => ({ ...c, jti: id }));
+    expect(body.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, reason: "电子文书编号已被另一份文书使用" }]);
+    expect((await approvalsOf(caseNo)).results).toEqual([]);
+  });
+});
+
+describe("a document too long for a QR code", () => {
+  it("a delegation covers at most 20 items", async () => {
+    const node = await enrolNode(freshCode("QR"));
+    const items = seedItems.slice(0, 21).map((i) => i.code);
+    const res = await postDelegation(node.code, { items, validUntil: new Date(Date.now() + 86_400_000).toISOString() });
+    expect(await problem(res, 400)).toMatchObject({ code: "validation_failed", field: "items", errors: [{ field: "items", message: "一份授权至多20个事项" }] });
+  });
+
+  it("prints with a QR code of the verify page and says to paste the document, never a 500", async () => {
+    const page = resultPage(claimsFor(plainItem), "x".repeat(4_000), `${BASE}/verify`);
+    const text = await Promise.resolve(page).then(String);
+    expect(text).toContain("文书较长，二维码只含验证页地址");
+    expect(text).toContain("<svg");
   });
 });

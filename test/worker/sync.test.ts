@@ -996,7 +996,7 @@ describe("push: what a node may change at the city (DESIGN.md invariant 5)", () 
     });
   });
 
-  it("tells a node about another node's event on one of its cases", async () => {
+  it("flags another node's event on a case it did not accept, for the supervisors, without telling the owner or whether the case exists", async () => {
     const a = await enrolNode();
     const b = await enrolNode();
     const chainA = new Chain(a.code);
@@ -1004,23 +1004,29 @@ describe("push: what a node may change at the city (DESIGN.md invariant 5)", () 
     expect((await pushEvents(a, chainA.events)).status).toBe(200);
     const { cursor } = await json<PullResponse>(await pullAs(a, null));
 
-    // B acts on A's case (it learnt the number somehow): a forward by a window that did not accept it.
+    // B acts on A's case (it learnt the number somehow), and on a number of A's that does not exist.
     const chainB = new Chain(b.code);
     chainB.cases.set(caseNo, chainA.cases.get(caseNo)!);
     await chainB.act(caseNo, { action: "forward" }, "clerk");
+    const unknown = caseNo.replace(/\d{4}$/, "9999");
+    chainB.cases.set(unknown, { ...chainA.cases.get(caseNo)!, caseNo: unknown });
+    await chainB.act(unknown, { action: "forward" }, "clerk");
     const rb = await pushEvents(b, chainB.events);
     expect(rb.status).toBe(200);
 
-    // The city flags it, and A hears of it as a conflict on its case (never as an event it must apply).
+    // B's window is told its actions were not applied, in words that do not tell the two cases apart.
+    expect((await json<PushResponse>(rb)).conflicts).toEqual([
+      { origin: b.code, seq: 1, caseNo, reason: `办件 ${caseNo} 不是节点 ${b.code} 受理的，不能办理` },
+      { origin: b.code, seq: 2, caseNo: unknown, reason: `办件 ${unknown} 不是节点 ${b.code} 受理的，不能办理` },
+    ]);
+    const pb = await json<PullResponse>(await pullAs(b, null));
+    expect(pb.conflicts.map((c) => `${c.origin}:${c.seq}`)).toEqual([`${b.code}:1`, `${b.code}:2`]);
+    // A's feed is not B's to fill: A hears nothing; the supervisors see B's attempts.
     const p = await json<PullResponse>(await pullAs(a, cursor));
     expect(p.events).toEqual([]);
-    expect(p.conflicts).toEqual([
-      { origin: b.code, seq: 1, caseNo, type: "forwarded", reason: `办件 ${caseNo} 由 ${a.code} 受理，节点 ${b.code} 不能办理`, detectedAt: expect.stringMatching(ISO) },
-    ]);
-    // B's window is told its action was not applied, and A's case is as A left it.
-    expect((await json<PushResponse>(rb)).conflicts).toEqual([{ origin: b.code, seq: 1, caseNo, reason: `办件 ${caseNo} 由 ${a.code} 受理，节点 ${b.code} 不能办理` }]);
-    const pb = await json<PullResponse>(await pullAs(b, null));
-    expect(pb.conflicts.map((c) => `${c.origin}:${c.seq}`)).toEqual([`${b.code}:1`]);
+    expect(p.conflicts).toEqual([]);
+    const open = await json<{ conflicts: { origin: string }[] }>(await staffJson("GET", "/api/conflicts?open=1", "supervisor"));
+    expect(open.conflicts.filter((c) => c.origin === b.code)).toHaveLength(2);
     const row = await env.DB.prepare("select state from cases where case_no = ?").bind(caseNo).first<{ state: string }>();
     expect(row!.state).toBe("accepted");
   });
