@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CSP, inlineCode, linkedAssets } from "../shared/pages.js";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { MAX_BODY_BYTES } from "../../edge-node/app.js";
 import { nodeHostNames } from "../../edge-node/hosts.js";
 import { ID, rawRequest, startTestNode, type RunningNode } from "./helpers.js";
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PROBLEM = "application/problem+json; charset=utf-8";
 const promised = seedItems.find((i) => i.kind === "promised" && i.places.includes("township"))!;
 const intake = { itemCode: promised.code, applicant: { name: "李四", idNumber: ID.li, phone: "13800138000" }, materials: [] as string[] };
@@ -24,16 +24,6 @@ async function caseCount(): Promise<number> {
   return Number((await node.store.client.execute("select count(*) as n from cases")).rows[0]!.n);
 }
 
-/** Everything in a page that a strict CSP would block: inline scripts, inline styles, event handler attributes. */
-function inlineCode(page: string): string[] {
-  return [
-    ...[...page.matchAll(/<script(?![^>]*\ssrc=)[^>]*>/gi)].map((m) => m[0]),
-    ...[...page.matchAll(/<style[\s>]/gi)].map((m) => m[0]),
-    ...[...page.matchAll(/\sstyle\s*=\s*["'][^"']*["']/gi)].map((m) => m[0]),
-    ...[...page.matchAll(/\son[a-z]+\s*=\s*["'][^"']*["']/gi)].map((m) => m[0]),
-  ];
-}
-const linkedAssets = (page: string) => [...page.matchAll(/<(?:script src|link rel="stylesheet" href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
 
 describe("security headers and CSP-clean pages on the node", () => {
   it("sends the strict CSP and the other headers on pages, JSON and problems", async () => {

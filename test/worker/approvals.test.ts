@@ -1262,48 +1262,12 @@ describe("a node-signed approval arriving by sync", () => {
     const node = await enrolNode(freshCode("SY"));
     const del = await delegate(node, [immediateLicenceItem.code], minutesAgo(120), new Date(Date.now() + 86_400_000));
 
+    // Decided and signed at the window exactly as edge-node/approvals.ts does it.
     const chain = new NodeChain(node.code);
-    const { caseNo, queryCode } = await chain.open({ item: immediateLicenceItem, at: minutesAgo(12), applicantName: "许文杰" });
-    await chain.act(caseNo, { action: "decide", decision: "grant" }, minutesAgo(11));
-    const snapshot = chain.cases.get(caseNo)!;
-    expect(snapshot).toMatchObject({ state: "decided", decision: "grant" });
-
-    // Signed at the window exactly as edge-node/approvals.ts does it.
-    const issuedAt = minutesAgo(10);
-    const dept = deptOf(immediateLicenceItem);
-    const claims = approvalClaims({
-      id: crypto.randomUUID(),
-      issuer: BASE,
-      issuedAt,
-      validDays: VALID_DAYS,
-      caseNo,
-      itemCode: snapshot.itemCode,
-      itemName: snapshot.itemName,
-      holderName: snapshot.applicantName,
-      holderIdNumber: snapshot.applicantIdNumber,
-      department: { code: dept.code, name: dept.name, creditCode: dept.creditCode },
-      resultType: immediateLicenceItem.resultType,
-      resultName: immediateLicenceItem.resultName,
-      basicCode: immediateLicenceItem.basicCode,
-      delegation: del.token,
-    });
-    const { token, kid } = await nodeSigned(node, claims);
+    const { caseNo, queryCode, document } = await signedAtWindow(node, chain, del, "许文杰");
+    expect(chain.cases.get(caseNo)).toMatchObject({ state: "decided", decision: "grant" });
+    const { token, kid, claims } = await document(minutesAgo(10));
     expect(claims.licenceId).toBeDefined();
-    await chain.append(
-      caseNo,
-      "approval-issued",
-      {
-        id: claims.jti,
-        token,
-        kid,
-        issuer: node.code,
-        licenceId: claims.licenceId ?? null,
-        issuedAt: new Date(claims.iat * 1000).toISOString(),
-        expiresAt: new Date(claims.exp * 1000).toISOString(),
-        at: issuedAt.toISOString(),
-      },
-      issuedAt,
-    );
 
     const res = await pushEvents(node, chain.events);
     expect(res.status).toBe(200);
@@ -1438,7 +1402,7 @@ async function signedAtWindow(node: TestNode, chain: NodeChain, del: { token: st
       },
       issuedAt,
     );
-    return { token, id: claims.jti };
+    return { token, id: claims.jti, kid, claims };
   };
   return { caseNo, queryCode, document };
 }

@@ -1,22 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { CSP, inlineCode, linkedAssets } from "../shared/pages.js";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { bearer, call, problem, problemType } from "./helpers.js";
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGES = ["/", `/items/${seedItems[0]!.code}`, "/verify", "/reconcile", "/track"];
 
-/** Everything in a page that a strict CSP would block: inline scripts, inline styles, event handler attributes. */
-function inlineCode(page: string): string[] {
-  return [
-    ...[...page.matchAll(/<script(?![^>]*\ssrc=)[^>]*>/gi)].map((m) => m[0]),
-    ...[...page.matchAll(/<style[\s>]/gi)].map((m) => m[0]),
-    ...[...page.matchAll(/\sstyle\s*=\s*["'][^"']*["']/gi)].map((m) => m[0]),
-    ...[...page.matchAll(/\son[a-z]+\s*=\s*["'][^"']*["']/gi)].map((m) => m[0]),
-  ];
-}
 
-/** The same-origin scripts and stylesheets a page links to. */
-const linkedAssets = (page: string) => [...page.matchAll(/<(?:script src|link rel="stylesheet" href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!.replaceAll("&amp;", "&"));
 
 describe("security headers on every response of the city", () => {
   it("sends the strict CSP, no framing, no sniffing and no referrer on pages, JSON, problems and 404s", async () => {
