@@ -43,7 +43,7 @@ describe("security headers and CSP-clean pages on the node", () => {
     const pages = ["/", "/track", created.body.receiptUrl, created.body.noticeUrl];
     const seen = new Set<string>();
     for (const path of pages) {
-      const res = await fetch(node.url + path);
+      const res = await fetch(node.url + path, { headers: { cookie: node.cookie } });
       expect(res.status, path).toBe(200);
       const page = await res.text();
       expect(inlineCode(page), path).toEqual([]);
@@ -58,7 +58,7 @@ describe("security headers and CSP-clean pages on the node", () => {
     }
     expect([...seen].sort()).toEqual(["/assets/a4.css", "/assets/console.js", "/assets/print.js", "/assets/site.css"]);
     // The print button works through print.js, not an onclick attribute.
-    const receipt = await (await fetch(node.url + created.body.receiptUrl)).text();
+    const receipt = await (await fetch(node.url + created.body.receiptUrl, { headers: { cookie: node.cookie } })).text();
     expect(receipt).toContain('<p class="noprint"><button type="button" data-print>打印</button></p>');
     expect(await (await fetch(node.url + "/assets/print.js")).text()).toContain('document.querySelectorAll("button[data-print]")');
   });
