@@ -47,23 +47,24 @@ export const GRANTS: Readonly<Record<Permission, readonly Role[]>> = {
   "approval.revoke": ["admin"],
 };
 
+/** What a permission lets one do, as a verb phrase (「无权…」「登录后再…」). */
 export const PERMISSION_LABELS: Readonly<Record<Permission, string>> = {
-  session: "登录后的个人操作",
+  session: "使用个人账号功能",
   "case.intake": "窗口收件",
   "case.file": "网上申报",
   "case.list": "查看办件列表",
   "case.read": "查看办件详情",
   "case.act": "办理办件",
   "case.print": "打印回执和告知书",
-  "sync.control": "同步控制",
+  "sync.control": "查看和控制同步",
   "conflict.read": "查看同步冲突",
   "conflict.resolve": "处理同步冲突",
-  "reconcile.read": "节点对账",
-  "account.manage": "账号管理",
+  "reconcile.read": "查看节点对账",
+  "account.manage": "管理账号",
   "access-log.read": "查看访问记录",
-  "catalog.manage": "事项目录维护",
-  "calendar.manage": "工作日历维护",
-  "node.manage": "节点与密钥管理",
+  "catalog.manage": "维护事项目录",
+  "calendar.manage": "维护工作日历",
+  "node.manage": "管理节点与密钥",
   "approval.revoke": "撤销电子文书",
 };
 

@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie } from "hono/cookie";
 import { actorOf, type Principal } from "../domain/principal.js";
 import { GRANTS, may, PERMISSION_LABELS, type Permission } from "../domain/permissions.js";
+import { ROLE_LABELS } from "../domain/lifecycle.js";
 import { principalOf } from "../store/accounts.js";
 import { audit, sessionAccount } from "../store/sessions.js";
 import { AppError } from "./errors.js";
@@ -74,7 +75,7 @@ export function requires(permission: Permission): MiddlewareHandler<any> {
     const p = c.var.principal;
     if (!p) {
       c.header("WWW-Authenticate", 'Bearer realm="tongban"');
-      throw new AppError("unauthorized", `请先登录（${PERMISSION_LABELS[permission]}需要登录）`);
+      throw new AppError("unauthorized", `请先登录，再${PERMISSION_LABELS[permission]}`);
     }
     if (c.var.mustChangePassword && permission !== "session") {
       throw new AppError("password_change_required", "首次登录或密码已重置，请先修改密码", { role: p.role });
@@ -82,7 +83,8 @@ export function requires(permission: Permission): MiddlewareHandler<any> {
     if (!may(p, permission)) {
       await audit(c.var.db, { actor: actorOf(p), action: "forbidden", subject: `${c.req.method} ${c.req.path}`, detail: permission, address: c.var.clientAddress ?? null }, c.var.now());
       c.header("WWW-Authenticate", 'Bearer realm="tongban", error="insufficient_scope"');
-      throw new AppError("forbidden", `当前角色（${p.role}）不能${PERMISSION_LABELS[permission]}`, { role: p.role, requiredRoles: [...GRANTS[permission]] });
+      const who = p.role === "system" ? "系统任务" : ROLE_LABELS[p.role];
+      throw new AppError("forbidden", `${who}无权${PERMISSION_LABELS[permission]}`, { role: p.role, requiredRoles: [...GRANTS[permission]] });
     }
     await next();
   };

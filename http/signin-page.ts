@@ -64,7 +64,7 @@ export function pageRequires(permission: Permission): MiddlewareHandler<any> {
     const p = c.var.principal;
     if (!p) return c.redirect(`/signin?next=${encodeURIComponent(c.req.path)}`, 302);
     if (!may(p, permission)) {
-      return c.html(page("无权访问", html`<section class="card"><h1>无权访问</h1><p>当前账号（${p.name ?? p.id}）不能${PERMISSION_LABELS[permission]}。</p><p><a href="/">返回首页</a></p></section>`), 403);
+      return c.html(page("无权访问", html`<section class="card"><h1>无权访问</h1><p>当前账号（${p.name ?? p.id}）无权${PERMISSION_LABELS[permission]}。</p><p><a href="/">返回首页</a></p></section>`), 403);
     }
     await next();
   };
