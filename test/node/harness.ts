@@ -17,6 +17,8 @@ export interface NodeProcess {
   code: string;
   dir: string;
   child: ChildProcess;
+  /** The signed-in clerk's session cookie (`name=value`). */
+  cookie: string;
   output(): string;
   json<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
   post<T = any>(path: string, body?: unknown): Promise<{ status: number; body: T }>;
@@ -62,6 +64,7 @@ export async function spawnNode(opts: { dir: string; code: string; city: string;
     code: opts.code,
     dir: opts.dir,
     child,
+    cookie,
     output: () => out,
     json,
     post: (path, body) => json(path, { method: "POST", headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }),

@@ -191,13 +191,17 @@ describe("state changes only from the node's own pages, as JSON", () => {
   it("takes a JSON write from its own origin (what the console sends), and any read from anywhere", async () => {
     const own = await rawRequest(node.url, "/api/cases", {
       method: "POST",
-      headers: { "content-type": "application/json; charset=utf-8", origin: node.url, "sec-fetch-site": "same-origin" },
+      headers: { "content-type": "application/json; charset=utf-8", origin: node.url, "sec-fetch-site": "same-origin", cookie: node.cookie },
       body: JSON.stringify(intake),
     });
     expect(own.status).toBe(201);
-    const read = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site" } });
+    // The write guard is for writes: a read with a session is answered from any origin (a browser sends
+    // its SameSite=Strict cookie only from the node's own pages, so another site reads as no one).
+    const read = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site", cookie: node.cookie } });
     expect(read.status).toBe(200);
     expect(read.body.total).toBe(1);
+    const anonymous = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site" } });
+    expect(anonymous.status).toBe(401);
   });
 });
 
