@@ -203,6 +203,8 @@ export interface CaseSnapshot {
   deliveredAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** The applicant account a case filed online belongs to (null for window cases). */
+  applicantAccount: string | null;
 }
 
 /** What the domain needs of a service item to open and run a case. */
@@ -561,6 +563,7 @@ export function applyEvent(c: CaseSnapshot | null, e: { caseNo: string; type: st
       deliveredAt: null,
       createdAt: p.at,
       updatedAt: p.at,
+      applicantAccount: typeof p.applicantAccount === "string" ? p.applicantAccount : null,
     };
   }
   if (!c) throw new Error(`event ${e.type} for unknown case ${e.caseNo}`);

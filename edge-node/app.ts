@@ -20,6 +20,10 @@ import { LAYOUT_ASSETS } from "../http/layout.js";
 import { allowedHosts, bodySizeLimit, LOOPBACK_HOSTS, sameOriginJsonWrites, securityHeaders, type HostPolicy } from "../http/security.js";
 import { consolePage } from "./console.js";
 import { consoleScript } from "./console-script.js";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { authenticate, requires, sessionCookie } from "../http/auth.js";
+import { sessionRoutes } from "../http/session.js";
+import { pageRequires, signInPage, signInScript } from "../http/signin-page.js";
 import type { SyncAgent } from "./sync.js";
 
 export interface NodeAppDeps {
@@ -37,6 +41,15 @@ export interface NodeAppDeps {
   log?: boolean;
   /** The names the node answers to (main.ts: `nodeHostNames`); default: the loopback names on any port. */
   hosts?: HostPolicy;
+}
+
+/** The client's address from the socket (null when the app is called without one, as tests do). */
+function clientAddress(c: Context): string | null {
+  try {
+    return getConnInfo(c).remote.address ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** The largest request body a node takes: an intake or an action is a few KB. */
@@ -70,10 +83,8 @@ export function createNodeApp(deps: NodeAppDeps) {
     c.set("db", deps.db);
     c.set("now", now);
     c.set("origin", deps.code);
-    // Until clerk sign-in exists everyone on the hall's LAN acts as the window.
-    c.set("role", "clerk");
-    c.set("actor", `window@${deps.code}`);
     c.set("office", deps.name);
+    c.set("clientAddress", clientAddress(c));
     c.set("notAtCity", async (caseNos) => casesNotAtCity(deps.db, deps.code, (await replicaState(deps.db, deps.code)).ackedSeq, caseNos));
     c.set("verifyUrl", `${deps.cityUrl}/verify`);
     c.set("reference", reference);
@@ -84,6 +95,7 @@ export function createNodeApp(deps: NodeAppDeps) {
     }
     await next();
   };
+  app.use(authenticate({ cookie: sessionCookie(deps.code) }));
   app.onError(onError);
   app.notFound(notFound);
   app.get("/healthz", (c) => c.json({ ok: true, node: deps.code }));
@@ -94,14 +106,17 @@ export function createNodeApp(deps: NodeAppDeps) {
     if (!deps.sync) throw new AppError("conflict", "本节点未启用同步");
     return deps.sync;
   };
-  app.get("/api/sync/status", async (c) => c.json(await agent().status()));
-  app.post("/api/sync/now", async (c) => c.json(await agent().syncNow()));
-  app.route("/", conflictRoutes(async (_c, next) => next()));
+  app.get("/api/sync/status", requires("sync.control"), async (c) => c.json(await agent().status()));
+  app.post("/api/sync/now", requires("sync.control"), async (c) => c.json(await agent().syncNow()));
+  app.route("/", conflictRoutes());
+  // A city-managed account changes its password at the city; a local one (node:clerk) here.
+  app.route("/", sessionRoutes({ cookie: sessionCookie(deps.code), mayChangePassword: (a) => a.source === "local" }));
+  app.route("/", signInPage({ title: `${deps.name}（节点 ${deps.code}）` }));
   app.route("/", resultRoutes());
   app.route("/", trackRoutes());
   app.route("/", catalogRoutes());
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `${deps.cityUrl}/track?caseNo=${encodeURIComponent(caseNo)}` }));
-  app.route("/", assetRoutes([...LAYOUT_ASSETS, consoleScript]));
-  app.get("/", (c) => c.html(consolePage({ code: deps.code, name: deps.name })));
+  app.route("/", assetRoutes([...LAYOUT_ASSETS, consoleScript, signInScript]));
+  app.get("/", pageRequires("case.intake"), (c) => c.html(consolePage({ code: deps.code, name: deps.name })));
   return app;
 }

@@ -7,6 +7,7 @@ import { createNodeApp } from "./app.js";
 import { SyncAgent } from "./sync.js";
 import { nodeHostNames } from "./hosts.js";
 import { CachedReference } from "../store/reference.js";
+import { recordNodeCode } from "../store/replica.js";
 
 async function main() {
   let config;
@@ -18,6 +19,7 @@ async function main() {
   }
   const store = await openNodeDatabase(config.dataDir);
   if (store.seeded) console.log(`已初始化本地数据库并载入内置事项目录与工作日历：${store.path}`);
+  await recordNodeCode(store.db, config.code, new Date());
   const identity = await loadOrCreateIdentity(config.dataDir);
   if (identity.created) console.log(`已生成节点密钥：${identity.path}（私钥不出本机，请将 GET /api/node 中的公钥交管理员登记）`);
   const reference = new CachedReference(store.db);

@@ -1,13 +1,17 @@
 /** Case routes: window intake, listing, the case view, actions, receipt and one-time notice. */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { isValidIdNumber } from "../domain/codes.js";
 import { CASE_NO_PATTERN, QUERY_CODE_PATTERN } from "../domain/case-number.js";
 import { APPLICANT_NAME_MAX, PHONE_PATTERN } from "../domain/applicant.js";
-import { CASE_STATES, DELIVERY_METHODS, ROLE_LABELS, type CaseCommand } from "../domain/lifecycle.js";
+import { CASE_STATES, DELIVERY_METHODS, type CaseCommand, type Role } from "../domain/lifecycle.js";
+import { maySeeCase } from "../domain/permissions.js";
+import { actorOf, type Principal } from "../domain/principal.js";
+import { audit } from "../store/sessions.js";
+import { principal, requires } from "./auth.js";
 import { getItemRow } from "../store/catalog.js";
 import { readReference } from "../store/reference.js";
-import { getCase, getCaseEvents, intake, listCases, runCommand } from "../store/cases.js";
+import { getCase, getCaseEvents, intake, listCases, runCommand, type CaseListQuery } from "../store/cases.js";
 import { caseView } from "./case-view.js";
 import { itemCodeSchema } from "./catalog.js";
 import { noticeHtml, receiptHtml } from "./documents.js";
@@ -49,12 +53,14 @@ export const commandSchema = z.discriminatedUnion(
     z.object({ action: z.literal("request-supplement"), missing: materialIds.min(1, "请列出全部缺少的材料"), note: z.string().max(500).optional() }),
     z.object({ action: z.literal("supplement"), materials: materialIds.min(1, "请列出补交的材料") }),
     z.object({ action: z.literal("forward"), note: z.string().max(500).optional() }),
-    z.object({
-      action: z.literal("opinion"),
-      department: text("请填写部门编码", 20),
-      opinion: z.enum(["agree", "disagree"], { message: "意见应为 agree 或 disagree" }),
-      comment: z.string().max(500).optional(),
-    }),
+    // The department giving the opinion is the approver's own, never one named in the body.
+    z
+      .object({
+        action: z.literal("opinion"),
+        opinion: z.enum(["agree", "disagree"], { message: "意见应为 agree 或 disagree" }),
+        comment: z.string().max(500).optional(),
+      })
+      .strict(),
     z.object({ action: z.literal("escalate"), authority: text("请填写上级机关") }),
     z.object({ action: z.literal("suspend"), reason: text("请填写暂停计时事由") }),
     z.object({ action: z.literal("resume") }),
@@ -92,25 +98,41 @@ async function withAtCity<T extends { caseNo: string }>(vars: CaseEnv["Variables
   return views.map((v) => ({ ...v, atCity: !pending.has(v.caseNo) }));
 }
 
-/** The case routes of a window (a node's, or later the city hall's). */
-export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
-  const loadForDocument = async (c: { var: CaseEnv["Variables"] }, caseNo: string) => {
-    const kase = await getCase(c.var.db, caseNo);
-    if (!kase) throw fromDomain({ code: "not_found", what: "case", id: caseNo });
-    const item = await getItemRow(c.var.db, kase.itemCode);
-    if (!item) throw fromDomain({ code: "not_found", what: "item", id: kase.itemCode });
-    return { kase, item };
-  };
+/**
+ * The case a principal asks for, or the reason they may not have it: 404 when it does not exist,
+ * 403 when it is not theirs to see (another hall's, another department's, another applicant's).
+ */
+async function caseFor(c: Context<CaseEnv>, caseNo: string) {
+  const kase = await getCase(c.var.db, caseNo);
+  if (!kase) throw fromDomain({ code: "not_found", what: "case", id: caseNo });
+  const p = principal(c);
+  if (!maySeeCase(p, kase)) {
+    await audit(c.var.db, { actor: actorOf(p), action: "forbidden", subject: caseNo, detail: "case scope", address: c.var.clientAddress ?? null }, c.var.now());
+    throw new AppError("forbidden", "无权查看或办理此办件（不属于本窗口、本部门或本人）", { caseNo });
+  }
+  const item = await getItemRow(c.var.db, kase.itemCode);
+  if (!item) throw fromDomain({ code: "not_found", what: "item", id: kase.itemCode });
+  return { kase, item, principal: p };
+}
 
+/** A clerk acts for the hall they belong to, and only there (a township clerk's token at the city is not the city's window). */
+function ownHall(c: Context<CaseEnv>, p: Principal): void {
+  if (p.role === "clerk" && p.hall !== c.var.origin) {
+    throw new AppError("forbidden", `窗口人员属于 ${p.hall}，不能在 ${c.var.origin} 办理`, { hall: p.hall, origin: c.var.origin });
+  }
+}
+
+/** The case routes of a window (a node's, or the city hall's), each guarded by its permission. */
+export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
   return new Hono<CaseEnv>()
-    .post("/api/cases", jsonBody(intakeSchema), async (c) => {
-      // Intake is the window's: the transition table gives acceptance to clerks only.
-      if (c.var.role !== "clerk") throw new AppError("forbidden_role", `${ROLE_LABELS[c.var.role]}不能窗口收件`, { role: c.var.role, action: "intake", allowedRoles: ["clerk"] });
+    .post("/api/cases", requires("case.intake"), jsonBody(intakeSchema), async (c) => {
+      const p = principal(c);
+      ownHall(c, p);
       const body = c.req.valid("json");
       const now = c.var.now();
       const res = await intake(c.var.db, {
         origin: c.var.origin,
-        actor: c.var.actor,
+        actor: actorOf(p),
         channel: "window",
         itemCode: body.itemCode,
         applicant: body.applicant,
@@ -121,7 +143,7 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
       });
       if (!res.ok) throw fromDomain(res.error);
       // Written here a moment ago and not pushed yet: where the shell tracks it, the answer is known.
-      const view = { ...caseView(res.case, { now, materials: res.item!.materials, role: c.var.role }), ...(c.var.notAtCity ? { atCity: false } : {}) };
+      const view = { ...caseView(res.case, { now, materials: res.item!.materials, role: roleOf(p) }), ...(c.var.notAtCity ? { atCity: false } : {}) };
       c.header("Location", `/api/cases/${res.case.caseNo}`);
       return c.json(
         {
@@ -133,34 +155,41 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
         201,
       );
     })
-    .get("/api/cases", zv("query", listQuery), async (c) => {
+    .get("/api/cases", requires("case.list"), zv("query", listQuery), async (c) => {
       const q = c.req.valid("query");
+      const p = principal(c);
       const now = c.var.now();
-      const { cases, total } = await listCases(c.var.db, { ...q, state: q.state as never, now });
+      const { cases, total } = await listCases(c.var.db, { ...q, state: q.state as never, now, scope: scopeOf(p) });
       const items = new Map<string, Awaited<ReturnType<typeof getItemRow>>>();
       const out = [];
       for (const k of cases) {
         if (!items.has(k.itemCode)) items.set(k.itemCode, await getItemRow(c.var.db, k.itemCode));
-        out.push(caseView(k, { now, materials: items.get(k.itemCode)?.materials ?? [] }));
+        out.push(caseView(k, { now, materials: items.get(k.itemCode)?.materials ?? [], role: roleOf(p) }));
       }
       return c.json({ cases: await withAtCity(c.var, out), total });
     })
-    .get("/api/cases/:caseNo", zv("param", caseNoParam), async (c) => {
+    .get("/api/cases/:caseNo", requires("case.read"), zv("param", caseNoParam), async (c) => {
       const { caseNo } = c.req.valid("param");
-      const { kase, item } = await loadForDocument(c, caseNo);
+      const { kase, item, principal: p } = await caseFor(c, caseNo);
       const events = await getCaseEvents(c.var.db, caseNo);
-      const [view] = await withAtCity(c.var, [caseView(kase, { now: c.var.now(), materials: item.materials, unmasked: true, role: c.var.role, events })]);
+      // Every view of a full ID number is recorded: who, when, which case.
+      await audit(c.var.db, { actor: actorOf(p), action: "id_number_view", subject: caseNo, address: c.var.clientAddress ?? null }, c.var.now());
+      const [view] = await withAtCity(c.var, [caseView(kase, { now: c.var.now(), materials: item.materials, unmasked: true, role: roleOf(p), events })]);
       return c.json(view);
     })
-    .post("/api/cases/:caseNo/actions", zv("param", caseNoParam), jsonBody(commandSchema), async (c) => {
+    .post("/api/cases/:caseNo/actions", requires("case.act"), zv("param", caseNoParam), jsonBody(commandSchema), async (c) => {
       const { caseNo } = c.req.valid("param");
+      const { principal: p } = await caseFor(c, caseNo);
+      ownHall(c, p);
       const now = c.var.now();
+      const body = c.req.valid("json");
+      const command = (body.action === "opinion" ? { ...body, department: p.department ?? "" } : body) as CaseCommand;
       const res = await runCommand(c.var.db, caseNo, {
         origin: c.var.origin,
-        actor: c.var.actor,
-        role: c.var.role,
+        actor: actorOf(p),
+        role: roleOf(p),
         at: now,
-        command: c.req.valid("json") as CaseCommand,
+        command,
         reference: c.var.reference,
         sha256: c.var.sha256,
       });
@@ -175,7 +204,7 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
         });
       }
       const item = await (c.var.reference ?? readReference(c.var.db)).item(res.case.itemCode);
-      const [view] = await withAtCity(c.var, [caseView(res.case, { now, materials: item?.materials ?? [], role: c.var.role })]);
+      const [view] = await withAtCity(c.var, [caseView(res.case, { now, materials: item?.materials ?? [], role: roleOf(p) })]);
       return c.json({
         ...view!,
         event: { origin: res.event.origin, seq: res.event.seq, type: res.event.type, hash: res.event.hash },
@@ -183,15 +212,35 @@ export function caseRoutes(opts: { trackUrl: (caseNo: string) => string }) {
         warnings: res.warnings,
       });
     })
-    .get("/api/cases/:caseNo/receipt", zv("param", caseNoParam), async (c) => {
-      const { kase, item } = await loadForDocument(c, c.req.valid("param").caseNo);
+    .get("/api/cases/:caseNo/receipt", requires("case.print"), zv("param", caseNoParam), async (c) => {
+      const { kase, item } = await caseFor(c, c.req.valid("param").caseNo);
       return c.html(receiptHtml(kase, item, { office: c.var.office, trackUrl: opts.trackUrl(kase.caseNo), now: c.var.now() }));
     })
-    .get("/api/cases/:caseNo/notice", zv("param", caseNoParam), async (c) => {
-      const { kase, item } = await loadForDocument(c, c.req.valid("param").caseNo);
+    .get("/api/cases/:caseNo/notice", requires("case.print"), zv("param", caseNoParam), async (c) => {
+      const { kase, item } = await caseFor(c, c.req.valid("param").caseNo);
       if (kase.missing.length === 0 && kase.deferred.length === 0) {
         throw new AppError("invalid_state", "本件材料齐全，没有需要一次性告知的材料", { state: kase.state, caseNo: kase.caseNo });
       }
       return c.html(noticeHtml(kase, item, { office: c.var.office, trackUrl: opts.trackUrl(kase.caseNo), now: c.var.now() }));
     });
+}
+
+/** The transition table's role of a principal (a system job acts as no person: it gets none). */
+function roleOf(p: Principal): Role {
+  if (p.role === "system") throw new AppError("forbidden", "系统任务不能办理办件");
+  return p.role;
+}
+
+/** What part of the cases a principal's list shows (`maySeeCase` as a query). */
+function scopeOf(p: Principal): CaseListQuery["scope"] {
+  switch (p.role) {
+    case "clerk":
+      return { origin: p.hall };
+    case "approver":
+      return { department: p.department ?? "" };
+    case "applicant":
+      return { applicantAccount: p.id };
+    default:
+      return {};
+  }
 }

@@ -6,6 +6,14 @@ export interface SharedVariables {
   db: Db;
   /** The clock; injected so tests can pin time, `() => new Date()` in production. */
   now: () => Date;
+  /** Who is calling (set by `authenticate`; null when anonymous). */
+  principal: import("../domain/principal.js").Principal | null;
+  /** How the principal proved who it is. */
+  authVia: "session" | "bearer" | null;
+  /** A session whose initial or reset password has not been changed yet. */
+  mustChangePassword?: boolean;
+  /** The client's network address as this shell sees it (for throttling and the audit log). */
+  clientAddress?: string | null;
 }
 
 export type SharedEnv = { Variables: SharedVariables };
@@ -14,8 +22,6 @@ export type SharedEnv = { Variables: SharedVariables };
 export interface CaseVariables extends SharedVariables {
   /** The origin code events are written under (the node's code, or the city's). */
   origin: string;
-  role: import("../domain/lifecycle.js").Role;
-  actor: string;
   /** The name printed on receipts and notices. */
   office: string;
   /** On a node: which of these cases have changes the city has not acknowledged yet. */

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   node_revoked: { status: 403, title: "节点已被撤销" },
   node_mismatch: { status: 403, title: "签名节点与批次节点不一致" },
   forbidden: { status: 403, title: "无权执行该操作" },
+  password_change_required: { status: 403, title: "请先修改密码" },
+  too_many_attempts: { status: 429, title: "尝试次数过多" },
   forbidden_role: { status: 403, title: "当前角色无权执行该操作" },
   not_owner: { status: 403, title: "该环节不归本窗口办理" },
   cross_site: { status: 403, title: "拒绝跨站请求" },

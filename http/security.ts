@@ -3,7 +3,7 @@
  * the node's Host allow-list (against DNS rebinding), the write guard (no cross-site and no
  * form-encoded state changes) and a request body limit. Each answers in problem+json.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { AppError, problemResponse } from "./errors.js";
@@ -79,29 +79,35 @@ export function allowedHosts(policy: HostPolicy): MiddlewareHandler {
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
- * Every state change must come from this origin and carry a JSON body type. A cross-site form or
- * a bodiless `fetch(…, { method: "POST", mode: "no-cors" })` can send neither without a CORS
- * preflight, which nothing here answers: 403 `cross_site` for another origin, 415 otherwise.
+ * Why a state change must be refused, or null: it must come from this origin and carry one of
+ * the body types. A cross-site form or a bodiless `fetch(…, { method: "POST", mode: "no-cors" })`
+ * can send neither without a CORS preflight, which nothing here answers.
  */
+export function crossSiteWriteProblem(c: Context, types: ReadonlySet<string> = JSON_ONLY): AppError | null {
+  if (!WRITES.has(c.req.method)) return null;
+  const origin = c.req.header("origin");
+  const own = new URL(c.req.url).origin;
+  if (c.req.header("sec-fetch-site") === "cross-site" || (origin !== undefined && origin !== own)) {
+    return new AppError("cross_site", `拒绝来自其他网站的写操作（来源 ${origin ?? "跨站"}），请在本系统页面中操作`, { origin: origin ?? null });
+  }
+  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!types.has(type)) {
+    return new AppError("unsupported_media_type", `写操作的请求必须是 ${[...types].join(" 或 ")}（Content-Type），收到 ${type || "（无）"}`, {
+      field: "content-type",
+      accepted: [...types],
+    });
+  }
+  return null;
+}
+
+const JSON_ONLY: ReadonlySet<string> = new Set(["application/json"]);
+
+/** Every state change must come from this origin with a JSON body type: 403 `cross_site`, 415 otherwise. */
 export function sameOriginJsonWrites(opts: { mediaTypes?: readonly string[] } = {}): MiddlewareHandler {
   const types = new Set((opts.mediaTypes ?? ["application/json"]).map((t) => t.toLowerCase()));
   return async (c, next) => {
-    if (!WRITES.has(c.req.method)) return next();
-    const origin = c.req.header("origin");
-    const own = new URL(c.req.url).origin;
-    if (c.req.header("sec-fetch-site") === "cross-site" || (origin !== undefined && origin !== own)) {
-      return problemResponse(c, new AppError("cross_site", `拒绝来自其他网站的写操作（来源 ${origin ?? "跨站"}），请在本系统页面中操作`, { origin: origin ?? null }));
-    }
-    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    if (!types.has(type)) {
-      return problemResponse(
-        c,
-        new AppError("unsupported_media_type", `写操作的请求必须是 ${[...types].join(" 或 ")}（Content-Type），收到 ${type || "（无）"}`, {
-          field: "content-type",
-          accepted: [...types],
-        }),
-      );
-    }
+    const problem = crossSiteWriteProblem(c, types);
+    if (problem) return problemResponse(c, problem);
     await next();
   };
 }

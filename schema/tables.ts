@@ -4,7 +4,7 @@
  * Instants are ISO-8601 UTC strings (`2026-11-22T01:30:00.000Z`); dates are Asia/Shanghai `YYYY-MM-DD`.
  */
 import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type {
   ComplaintChannel,
   Fee,
@@ -174,6 +174,8 @@ export const cases = sqliteTable(
     deliveredAt: text("delivered_at"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /** The applicant account the case belongs to (filed online, or linked with the receipt's query code). */
+    applicantAccount: text("applicant_account"),
     /** Bumped by every write; a write checks it is still the version it read (`case_write_guard`). */
     version: integer("version").notNull().default(0),
   },
@@ -291,7 +293,7 @@ export const changes = sqliteTable(
   "changes",
   {
     seq: integer("seq").primaryKey({ autoIncrement: true }),
-    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict" | "delegation" | "revocation">().notNull(),
+    kind: text("kind").$type<"item" | "department" | "calendar_day" | "calendar_year" | "event" | "conflict" | "delegation" | "revocation" | "account">().notNull(),
     key: text("key").notNull(),
     node: text("node"),
     at: text("at").notNull(),
@@ -334,6 +336,84 @@ export const delegations = sqliteTable("delegations", {
   validUntil: text("valid_until").notNull(),
   issuedAt: text("issued_at").notNull(),
 });
+
+/**
+ * People who sign in: staff (clerk, approver, supervisor, admin) managed at the city, applicants
+ * who registered there, and clerks created locally at a node before it could pull any. A hall's
+ * staff rows (hashes, roles, disabled flags — never an applicant) reach its node by pull.
+ */
+export const accounts = sqliteTable(
+  "accounts",
+  {
+    /** Stable id, recorded in event actors (`<role>:<id>@<hall>`): a staff login, or `A…` for an applicant. */
+    id: text("id").primaryKey(),
+    /** What the person types to sign in: a staff login, or an applicant's mobile number. */
+    login: text("login").notNull(),
+    name: text("name").notNull(),
+    role: text("role").$type<"clerk" | "approver" | "supervisor" | "admin" | "applicant">().notNull(),
+    /** A node code, or CITY. */
+    hall: text("hall").notNull(),
+    department: text("department"),
+    /** `pbkdf2-sha256$<iterations>$<salt>$<hash>`. */
+    passwordHash: text("password_hash").notNull(),
+    /** Set for an initial or reset password: the person must choose their own at the next sign-in. */
+    mustChangePassword: integer("must_change_password", { mode: "boolean" }).notNull().default(false),
+    disabledAt: text("disabled_at"),
+    /** An applicant's own details (never sent to nodes). */
+    phone: text("phone"),
+    idNumber: text("id_number"),
+    /** Where the account is managed: `city`, or `local` (made on a node by `npm run node:clerk`). */
+    source: text("source").$type<"city" | "local">().notNull().default("city"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("accounts_login_idx").on(t.login), index("accounts_hall_idx").on(t.hall)],
+);
+
+/** Signed-in sessions of this database's shell (the cookie carries the secret; only its SHA-256 is kept). */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    accountId: text("account_id").notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [index("sessions_account_idx").on(t.accountId)],
+);
+
+/**
+ * Failed attempts counted per key (a login, a client address, a case number) to slow guessing down
+ * and then lock it out for a while.
+ */
+export const attemptCounters = sqliteTable("attempt_counters", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull(),
+  firstAt: text("first_at").notNull(),
+  lastAt: text("last_at").notNull(),
+  /** No further attempt is taken before this instant. */
+  blockedUntil: text("blocked_until"),
+});
+
+/**
+ * What happened that someone may have to answer for: sign-ins (failed, locked), refusals, account
+ * changes, and every view of a full ID number (who, when, which case).
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    at: text("at").notNull(),
+    /** The actor (`<role>:<id>@<hall>`), or `anonymous`. */
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    /** What it concerned: a case number, a login, a route. */
+    subject: text("subject").notNull(),
+    detail: text("detail").notNull().default(""),
+    address: text("address"),
+  },
+  (t) => [index("audit_log_action_idx").on(t.action, t.seq)],
+);
 
 /**
  * Optimistic concurrency for `cases`. D1 has no interactive transactions, so each batch that

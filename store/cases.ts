@@ -303,6 +303,8 @@ export interface CaseListQuery {
   state?: CaseState;
   light?: Light;
   origin?: string;
+  /** Which cases the asker may see (`maySeeCase` as a filter): a hall's, a department's, an applicant's; empty: all. */
+  scope?: { origin?: string; department?: string; applicantAccount?: string };
   page: number;
   pageSize: number;
   now: Date;
@@ -313,6 +315,12 @@ export async function listCases(db: Db, q: CaseListQuery): Promise<{ cases: Case
   const where: SQL[] = [];
   if (q.state) where.push(eq(cases.state, q.state));
   if (q.origin) where.push(eq(cases.origin, q.origin));
+  if (q.scope?.origin !== undefined) where.push(eq(cases.origin, q.scope.origin));
+  if (q.scope?.applicantAccount !== undefined) where.push(eq(cases.applicantAccount, q.scope.applicantAccount));
+  if (q.scope?.department !== undefined) {
+    const d = q.scope.department;
+    where.push(sql`(${cases.departmentCode} = ${d} OR EXISTS (SELECT 1 FROM json_each(${cases.reviewDepartments}) WHERE value = ${d}))`);
+  }
   if (q.light) {
     const nowIso = q.now.toISOString();
     // The light is judged at the decision for decided cases and at `now` for the rest.

@@ -17,6 +17,15 @@ type Stmt = BatchItem<"sqlite">;
 
 const KEYS = { ackedSeq: "sync.ackedSeq", ackedHash: "sync.ackedHash", cursor: "sync.cursor" } as const;
 
+/** The node's own code, recorded at its first start (so tools on its data directory know whose it is). */
+export const NODE_CODE_SETTING = "node.code";
+
+/** Records the node's code the first time; returns the code the data directory belongs to. */
+export async function recordNodeCode(db: Db, code: string, at: Date): Promise<string> {
+  await db.insert(settings).values({ key: NODE_CODE_SETTING, value: code, updatedAt: at.toISOString() }).onConflictDoNothing();
+  return (await getSettings(db, [NODE_CODE_SETTING])).get(NODE_CODE_SETTING)!;
+}
+
 /** Sets one setting (as a statement for a batch). */
 export function setSetting(db: Db, key: string, value: string, at: string): Stmt {
   return db.insert(settings).values({ key, value, updatedAt: at }).onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: at } });

@@ -7,10 +7,11 @@ import { SERVICE_ITEM_KINDS } from "../schema/types.js";
 import { CITY_ORIGIN, ORIGIN_CODE_PATTERN } from "../domain/case-number.js";
 import { parseItemCode } from "../domain/codes.js";
 import { AppError } from "../http/errors.js";
+import { actorOf } from "../domain/principal.js";
 import { delegationsOf, revokeApproval } from "../store/approvals.js";
 import { jsonBody, line, zv } from "../http/validate.js";
 import { deleteCalendarDay, putCalendarDay, putItem } from "../store/reference-history.js";
-import { requireRole } from "./auth.js";
+import { principal, requires } from "../http/auth.js";
 import type { CityEnv } from "./env.js";
 
 const ed25519Jwk = z
@@ -73,12 +74,11 @@ const itemSchema = z.object({
 /** `/api/admin/*` (role admin) and `/api/admin/nodes` listing. */
 export function adminRoutes() {
   return new Hono<CityEnv>()
-    .use("/api/admin/*", requireRole("admin"))
-    .get("/api/admin/nodes", async (c) => {
+    .get("/api/admin/nodes", requires("node.manage"), async (c) => {
       const rows = await c.var.db.select().from(nodes).orderBy(asc(nodes.code));
       return c.json({ nodes: rows });
     })
-    .post("/api/admin/nodes", jsonBody(enrolSchema), async (c) => {
+    .post("/api/admin/nodes", requires("node.manage"), jsonBody(enrolSchema), async (c) => {
       const { code, name, publicJwk } = c.req.valid("json");
       const now = c.var.now().toISOString();
       const row = { code, name, publicJwk: { kty: "OKP", crv: "Ed25519", x: publicJwk.x }, enrolledAt: now, revokedAt: null, updatedAt: now };
@@ -95,7 +95,7 @@ export function adminRoutes() {
       if (existing?.publicJwk?.x === publicJwk.x) return c.json(existing, 200);
       throw new AppError("conflict", `节点 ${code} 已用另一把公钥登记；如需换钥请先撤销`, { node: code });
     })
-    .post("/api/admin/nodes/:code/revoke", zv("param", z.object({ code: z.string().regex(ORIGIN_CODE_PATTERN, "节点编码格式不正确") })), async (c) => {
+    .post("/api/admin/nodes/:code/revoke", requires("node.manage"), zv("param", z.object({ code: z.string().regex(ORIGIN_CODE_PATTERN, "节点编码格式不正确") })), async (c) => {
       const { code } = c.req.valid("param");
       const [existing] = await c.var.db.select().from(nodes).where(eq(nodes.code, code)).limit(1);
       if (!existing) throw new AppError("not_found", `节点 ${code} 未登记`, { node: code });
@@ -103,10 +103,10 @@ export function adminRoutes() {
       const now = c.var.now().toISOString();
       await c.var.db.update(nodes).set({ revokedAt: now, updatedAt: now }).where(eq(nodes.code, code));
       // A revoked node's key must not keep vouching for results: its delegations go on the revocation list.
-      for (const d of await delegationsOf(c.var.db, code)) await revokeApproval(c.var.db, d.id, `节点 ${code} 已撤销`, c.var.staff!.sub, c.var.now());
+      for (const d of await delegationsOf(c.var.db, code)) await revokeApproval(c.var.db, d.id, `节点 ${code} 已撤销`, actorOf(principal(c)), c.var.now());
       return c.json({ ...existing, revokedAt: now, updatedAt: now });
     })
-    .put("/api/admin/calendar/days/:date", zv("param", dateParam), jsonBody(daySchema), async (c) => {
+    .put("/api/admin/calendar/days/:date", requires("calendar.manage"), zv("param", dateParam), jsonBody(daySchema), async (c) => {
       const { date } = c.req.valid("param");
       const body = c.req.valid("json");
       const at = c.var.now().toISOString();
@@ -114,13 +114,13 @@ export function adminRoutes() {
       await putCalendarDay(c.var.db, row);
       return c.json(row);
     })
-    .delete("/api/admin/calendar/days/:date", zv("param", dateParam), async (c) => {
+    .delete("/api/admin/calendar/days/:date", requires("calendar.manage"), zv("param", dateParam), async (c) => {
       const { date } = c.req.valid("param");
       const at = c.var.now().toISOString();
       await deleteCalendarDay(c.var.db, date, at);
       return c.body(null, 204);
     })
-    .put("/api/admin/calendar/years/:year", zv("param", yearParam), jsonBody(z.object({ source: z.string().trim().min(1).max(200) })), async (c) => {
+    .put("/api/admin/calendar/years/:year", requires("calendar.manage"), zv("param", yearParam), jsonBody(z.object({ source: z.string().trim().min(1).max(200) })), async (c) => {
       const { year } = c.req.valid("param");
       const at = c.var.now().toISOString();
       const row = { year, source: c.req.valid("json").source, updatedAt: at };
@@ -130,7 +130,7 @@ export function adminRoutes() {
       ]);
       return c.json(row);
     })
-    .put("/api/admin/catalog/items/:code", zv("param", z.object({ code: z.string() })), jsonBody(itemSchema), async (c) => {
+    .put("/api/admin/catalog/items/:code", requires("catalog.manage"), zv("param", z.object({ code: z.string() })), jsonBody(itemSchema), async (c) => {
       const { code } = c.req.valid("param");
       const parsed = parseItemCode(code);
       if (!parsed) throw new AppError("validation_failed", "事项编码不是有效的实施编码（信用代码+层级+基本编码）", { field: "code" });

@@ -1,5 +1,5 @@
 /** The city's Hono app factory. */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { drizzle } from "drizzle-orm/d1";
 import { CITY_ORIGIN } from "../domain/case-number.js";
 import { catalogRoutes } from "../http/catalog.js";
@@ -14,7 +14,11 @@ import { trackRoutes } from "../http/track.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { adminRoutes } from "./admin.js";
 import { approvalRoutes, issueCityApproval } from "./approvals.js";
-import { requireRole } from "./auth.js";
+import { verifyStaffToken } from "./auth.js";
+import { authenticate, sessionCookie } from "../http/auth.js";
+import { sessionRoutes } from "../http/session.js";
+import { signInPage, signInScript } from "../http/signin-page.js";
+import { actorOf, systemPrincipal } from "../domain/principal.js";
 import { cityConfig, type CityEnv } from "./env.js";
 import { pageRoutes } from "./pages.js";
 import { reconcileRoutes } from "./reconcile.js";
@@ -57,28 +61,25 @@ export function createCityApp(opts: CityAppOptions = {}) {
     c.set("office", config.centreName);
     const origin = new URL(c.req.url).origin;
     c.set("verifyUrl", `${origin}/verify`);
-    c.set("issueApproval", (caseNo) => issueCityApproval(c.var.db, config, caseNo, origin, c.var.actor ?? "system:download", c.var.now()));
+    c.set("clientAddress", c.req.header("cf-connecting-ip") ?? null);
+    // Signed at the download when no person's grant signed it: the platform acts, and says so.
+    c.set("issueApproval", (caseNo) => issueCityApproval(c.var.db, config, caseNo, origin, actorOf(c.var.principal ?? systemPrincipal("download")), c.var.now()));
     await next();
   });
+  app.use(authenticate({ cookie: sessionCookie(CITY_ORIGIN), bearer: (token, c) => verifyStaffToken(token, (c as Context<CityEnv>).var.config.auth) }));
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/", catalogRoutes());
   app.route("/", syncRoutes());
   app.route("/", adminRoutes());
   app.route("/", reconcileRoutes());
   app.route("/", approvalRoutes());
-  app.route("/", conflictRoutes(requireRole("supervisor", "admin")));
-  // The applicant's download is public (guarded by the query code): registered before staff-only case routes.
+  app.route("/", conflictRoutes());
+  app.route("/", sessionRoutes({ cookie: sessionCookie(CITY_ORIGIN) }));
+  app.route("/", signInPage({ title: "市级政务服务中心" }));
   app.route("/", resultRoutes());
   app.route("/", trackRoutes());
-  // Case handling at the city is for staff: the token's role decides what the transition table allows.
-  app.use("/api/cases/*", requireRole("clerk", "approver", "supervisor", "admin"), async (c, next) => {
-    const staff = c.var.staff!;
-    c.set("role", staff.role);
-    c.set("actor", `${staff.role}:${staff.sub}`);
-    await next();
-  });
   app.route("/", caseRoutes({ trackUrl: (caseNo) => `/track?caseNo=${encodeURIComponent(caseNo)}` }));
   app.route("/", pageRoutes());
-  app.route("/", assetRoutes([...LAYOUT_ASSETS, verifyScript, reconcileScript]));
+  app.route("/", assetRoutes([...LAYOUT_ASSETS, verifyScript, reconcileScript, signInScript]));
   return app;
 }

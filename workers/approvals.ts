@@ -14,7 +14,8 @@ import { scriptTag } from "../http/assets.js";
 import { page } from "../http/layout.js";
 import { jsonBody, zv } from "../http/validate.js";
 import type { Db } from "../store/db.js";
-import { requireRole } from "./auth.js";
+import { principal, requires } from "../http/auth.js";
+import { actorOf } from "../domain/principal.js";
 import type { CityConfig, CityEnv } from "./env.js";
 import { verifyScript } from "./verify-script.js";
 
@@ -105,23 +106,23 @@ ${scriptTag(verifyScript)}`,
       );
       return c.json({ token, updatedAt, revoked: list });
     })
-    .post("/api/admin/approvals/:id/revoke", requireRole("admin"), zv("param", z.object({ id: z.uuid("文书编号格式不正确") })), jsonBody(revokeSchema), async (c) => {
+    .post("/api/admin/approvals/:id/revoke", requires("approval.revoke"), zv("param", z.object({ id: z.uuid("文书编号格式不正确") })), jsonBody(revokeSchema), async (c) => {
       const { id } = c.req.valid("param");
       const approval = await approvalById(c.var.db, id);
       if (!approval) throw new AppError("not_found", `文书 ${id} 不存在`, { approvalId: id });
-      const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, c.var.staff!.sub, c.var.now());
+      const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, actorOf(principal(c)), c.var.now());
       return c.json({ id, caseNo: approval.caseNo, revokedAt: row.revokedAt, reason: row.reason });
     })
-    .post("/api/admin/delegations/:id/revoke", requireRole("admin"), zv("param", z.object({ id: z.uuid("授权书编号格式不正确") })), jsonBody(revokeSchema), async (c) => {
+    .post("/api/admin/delegations/:id/revoke", requires("node.manage"), zv("param", z.object({ id: z.uuid("授权书编号格式不正确") })), jsonBody(revokeSchema), async (c) => {
       const { id } = c.req.valid("param");
       const delegation = await delegationById(c.var.db, id);
       if (!delegation) throw new AppError("not_found", `授权书 ${id} 不存在`, { delegationId: id });
-      const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, c.var.staff!.sub, c.var.now());
+      const row = await revokeApproval(c.var.db, id, c.req.valid("json").reason, actorOf(principal(c)), c.var.now());
       return c.json({ id, node: delegation.node, revokedAt: row.revokedAt, reason: row.reason });
     })
     .post(
       "/api/admin/nodes/:code/delegation",
-      requireRole("admin"),
+      requires("node.manage"),
       zv("param", z.object({ code: z.string().regex(ORIGIN_CODE_PATTERN, "节点编码格式不正确") })),
       jsonBody(delegationSchema),
       async (c) => {

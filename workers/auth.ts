@@ -1,10 +1,15 @@
-/** Staff identity: bearer JWTs verified with jose against the configured issuer and JWKS. */
-import type { MiddlewareHandler } from "hono";
+/**
+ * Bearer tokens at the city: JWTs from an identity provider (a province's SSO, or the local key
+ * `npm run token` signs with), verified with jose against the configured issuer and JWKS, read
+ * into the same `Principal` a session gives.
+ */
 import { errors, jwtVerify } from "jose";
+import { CITY_ORIGIN } from "../domain/case-number.js";
+import { isHall, PRINCIPAL_ID_PATTERN, type Principal } from "../domain/principal.js";
 import { AppError } from "../http/errors.js";
-import type { CityEnv, Staff } from "./env.js";
+import type { CityConfig } from "./env.js";
 
-const ROLES: readonly Staff["role"][] = ["clerk", "approver", "supervisor", "admin"];
+const ROLES = ["clerk", "approver", "supervisor", "admin", "applicant"] as const;
 
 function reasonOf(err: unknown): string {
   if (err instanceof errors.JWTExpired) return "访问令牌已过期";
@@ -15,40 +20,31 @@ function reasonOf(err: unknown): string {
   return "访问令牌无效";
 }
 
-/** Requires a bearer JWT whose `role` is one of `roles`; sets `staff`. 401 without a valid token, 403 for another role. */
-export function requireRole(...roles: Staff["role"][]): MiddlewareHandler<CityEnv> {
-  return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) {
-      c.header("WWW-Authenticate", 'Bearer realm="tongban"');
-      throw new AppError("unauthorized", "缺少访问令牌（Authorization: Bearer …）");
-    }
-    const { auth } = c.var.config;
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(m[1]!, auth.jwks, {
-        issuer: auth.issuer,
-        audience: auth.audience,
-        algorithms: ["EdDSA", "Ed25519", "ES256"],
-        requiredClaims: ["sub", "exp"],
-      }));
-    } catch (err) {
-      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
-      throw new AppError("unauthorized", reasonOf(err));
-    }
-    // A token signed by a trusted issuer can still carry claims of the wrong type: refuse, never convert.
-    if (typeof payload.sub !== "string" || payload.sub === "" || (payload.role !== undefined && typeof payload.role !== "string")) {
-      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
-      throw new AppError("unauthorized", "访问令牌的 sub 或 role 声明格式不正确");
-    }
-    const role = payload.role as Staff["role"] | undefined;
-    if (!role || !ROLES.includes(role) || !roles.includes(role)) {
-      // RFC 6750 §3.1: a valid token without the needed privileges.
-      c.header("WWW-Authenticate", 'Bearer realm="tongban", error="insufficient_scope"');
-      throw new AppError("forbidden", `需要以下角色之一：${roles.join("、")}；当前令牌角色为 ${role ?? "无"}`, { requiredRoles: roles, role: role ?? null });
-    }
-    c.set("staff", { sub: String(payload.sub), role, ...(typeof payload.department === "string" ? { department: payload.department } : {}) });
-    await next();
-  };
+const invalid = (detail: string) => new AppError("unauthorized", detail);
+
+/**
+ * The principal a staff token names: `sub` (the id), `role`, `hall` (default CITY) and, for an
+ * approver, `department`. 401 for a token that is not genuine or whose claims are malformed.
+ */
+export async function verifyStaffToken(token: string, auth: CityConfig["auth"]): Promise<Principal> {
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(token, auth.jwks, {
+      issuer: auth.issuer,
+      audience: auth.audience,
+      algorithms: ["EdDSA", "Ed25519", "ES256"],
+      requiredClaims: ["sub", "exp"],
+    }));
+  } catch (err) {
+    throw invalid(reasonOf(err));
+  }
+  // A token signed by a trusted issuer can still carry claims of the wrong type: refuse, never convert.
+  const { sub, role, hall = CITY_ORIGIN, department } = payload as Record<string, unknown>;
+  if (typeof sub !== "string" || !PRINCIPAL_ID_PATTERN.test(sub) || typeof role !== "string" || typeof hall !== "string" || !isHall(hall)) {
+    throw invalid("访问令牌的 sub、role 或 hall 声明格式不正确");
+  }
+  if (!(ROLES as readonly string[]).includes(role)) throw invalid(`访问令牌的角色 ${role} 不存在`);
+  if (department !== undefined && (typeof department !== "string" || !/^[A-Z0-9]{1,20}$/.test(department))) throw invalid("访问令牌的 department 声明格式不正确");
+  if (role === "approver" && !department) throw invalid("审批人员的访问令牌须载明所属部门（department）");
+  return { id: sub, role: role as Principal["role"], hall, ...(department ? { department } : {}) };
 }

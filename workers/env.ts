@@ -19,14 +19,7 @@ export interface Bindings {
   APPROVAL_VALID_DAYS?: string;
 }
 
-/** A verified staff member. */
-export interface Staff {
-  sub: string;
-  role: "clerk" | "approver" | "supervisor" | "admin";
-  department?: string;
-}
-
-export type CityVariables = CaseVariables & { config: CityConfig; staff?: Staff };
+export type CityVariables = CaseVariables & { config: CityConfig };
 export type CityEnv = { Bindings: Bindings; Variables: CityVariables };
 
 /** Parsed, checked worker configuration. */

@@ -4,15 +4,15 @@ import { html } from "hono/html";
 import { reconcile, verifyAllChains } from "../store/sync.js";
 import { scriptTag } from "../http/assets.js";
 import { page } from "../http/layout.js";
-import { requireRole } from "./auth.js";
+import { requires } from "../http/auth.js";
 import type { CityEnv } from "./env.js";
 import { reconcileScript } from "./reconcile-script.js";
 
 /** `/api/reconcile`, `/api/reconcile/verify` and `/reconcile`. */
 export function reconcileRoutes() {
   return new Hono<CityEnv>()
-    .get("/api/reconcile", requireRole("supervisor", "admin"), async (c) => c.json({ nodes: await reconcile(c.var.db) }))
-    .get("/api/reconcile/verify", requireRole("supervisor", "admin"), async (c) => c.json(await verifyAllChains(c.var.db)))
+    .get("/api/reconcile", requires("reconcile.read"), async (c) => c.json({ nodes: await reconcile(c.var.db) }))
+    .get("/api/reconcile/verify", requires("reconcile.read"), async (c) => c.json(await verifyAllChains(c.var.db)))
     .get("/reconcile", (c) =>
       c.html(
         page(

@@ -42,10 +42,10 @@ export async function ensureDevAuth(root: string): Promise<DevAuth> {
 /** Mints a staff token. */
 export async function mintToken(
   privateJwk: JWK,
-  opts: { role: string; sub?: string; ttl?: string; department?: string; issuer?: string },
+  opts: { role: string; sub?: string; ttl?: string; department?: string; hall?: string; issuer?: string },
 ): Promise<string> {
   const key = await importJWK(privateJwk, "EdDSA");
-  return new SignJWT({ role: opts.role, ...(opts.department ? { department: opts.department } : {}) })
+  return new SignJWT({ role: opts.role, ...(opts.hall ? { hall: opts.hall } : {}), ...(opts.department ? { department: opts.department } : {}) })
     .setProtectedHeader({ alg: "EdDSA", kid: privateJwk.kid, typ: "JWT" })
     .setIssuer(opts.issuer ?? DEV_ISSUER)
     .setAudience(AUTH_AUDIENCE)

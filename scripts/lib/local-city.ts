@@ -28,10 +28,22 @@ export interface LocalCity {
   url: string;
   mf: Miniflare;
   d1: D1DatabaseLike;
-  token(role: "clerk" | "approver" | "supervisor" | "admin", sub?: string): Promise<string>;
-  /** Calls the city's JSON API with a staff token. */
-  api<T = any>(path: string, role: "clerk" | "approver" | "supervisor" | "admin", init?: { method?: string; body?: unknown }): Promise<{ status: number; body: T }>;
+  /** A staff token; an approver's names a department (`department`, default: the one of the case the call is about, if any). */
+  token(role: StaffRole, opts?: TokenClaims): Promise<string>;
+  /**
+   * Calls the city's JSON API with a staff token. An approver acting on `/api/cases/<caseNo>/…`
+   * belongs to that case's department unless `department` says otherwise.
+   */
+  api<T = any>(path: string, role: StaffRole, init?: { method?: string; body?: unknown } & TokenClaims): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
+}
+
+export type StaffRole = "clerk" | "approver" | "supervisor" | "admin";
+/** Claims a test token may carry besides its role. */
+export interface TokenClaims {
+  sub?: string;
+  hall?: string;
+  department?: string;
 }
 
 /** The part of a D1 binding the harness uses. */
@@ -73,7 +85,14 @@ export async function startLocalCity(opts: { port?: number; persistDir?: string;
     await d1.batch(stmts.map((s) => d1.prepare(s)));
   }
   await d1.batch(seedStatements().map((s) => d1.prepare(s)));
-  const token = (role: string, sub?: string) => mintToken(priv, { role, sub, issuer: "tongban-local" });
+  const token = (role: StaffRole, opts: TokenClaims = {}) => mintToken(priv, { role, ...opts, issuer: "tongban-local" });
+  /** The department of the case a path is about (what an approver acting on it belongs to). */
+  const departmentOfPath = async (path: string) => {
+    const caseNo = /^\/api\/cases\/([^/?]+)/.exec(path)?.[1];
+    if (!caseNo) return "GAJ";
+    const row = await d1.prepare("select department_code as d from cases where case_no = ?").bind(decodeURIComponent(caseNo)).first<{ d: string }>();
+    return row?.d ?? "GAJ";
+  };
   return {
     url,
     mf,
@@ -82,7 +101,10 @@ export async function startLocalCity(opts: { port?: number; persistDir?: string;
     async api(path, role, init = {}) {
       const res = await fetch(url + path, {
         method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-        headers: { authorization: `Bearer ${await token(role)}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: {
+          authorization: `Bearer ${await token(role, { sub: init.sub, hall: init.hall, department: init.department ?? (role === "approver" ? await departmentOfPath(path) : undefined) })}`,
+          ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
       const text = await res.text();

@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { ROOT } from "../../scripts/lib/root.js";
 import { startLocalCity, type LocalCity } from "../../scripts/lib/local-city.js";
 import { enrol, spawnNode, type NodeProcess } from "../node/harness.js";
-import { ID } from "../node/helpers.js";
+import { ID, TEST_CLERK } from "../node/helpers.js";
 
 // Debian's chromium (what .ci/run installs); TONGBAN_CHROMIUM points elsewhere on other systems.
 const CHROMIUM = process.env.TONGBAN_CHROMIUM ?? "/usr/bin/chromium";
@@ -144,6 +144,34 @@ describe("the city's pages in a browser", () => {
 });
 
 describe("the node's pages in a browser", () => {
+  // Each test starts signed in as the harness's clerk (its session cookie), whatever ran before.
+  beforeEach(async () => {
+    await browser.clearCookies();
+    const [name, value] = node.cookie.split("=");
+    await browser.addCookies([{ name: name!, value: value!, url: node.url, httpOnly: true, sameSite: "Strict" }]);
+  });
+
+  it("an anonymous visitor to the console is sent to /signin; the clerk signs in there and lands back on the console", async () => {
+    await browser.clearCookies();
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(e.message));
+    await page.goto(`${node.url}/`);
+    expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe("/signin?next=%2F");
+    await page.fill("input[name=login]", TEST_CLERK.login);
+    await page.fill("input[name=password]", "wrong-password-1");
+    await page.click("button[type=submit]");
+    await expect.poll(() => page.locator("#signin-error").textContent()).toBe("登录名或密码不正确");
+    await page.fill("input[name=password]", TEST_CLERK.password);
+    await Promise.all([page.waitForURL(`${node.url}/`), page.click("button[type=submit]")]);
+    await page.screenshot({ path: join(SCREENSHOTS, "node-signed-in.png"), fullPage: true });
+    await page.close();
+    expect(problems).toEqual([]);
+    // The session cookie is HttpOnly and SameSite=Strict, scoped to this node's hall.
+    const cookies = await browser.cookies(node.url);
+    expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([{ name: "tongban_session_BRW01", httpOnly: true, sameSite: "Strict" }]);
+  });
+
   it("the console: its script fills the items, the cases and the sync status, and takes an intake (a same-origin JSON write)", async () => {
     const v = await visit(`${node.url}/`);
     await expect.poll(() => v.page.locator("#item option").count()).toBeGreaterThan(1);

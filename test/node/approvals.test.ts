@@ -117,8 +117,8 @@ describe("a township signs offline under the city's delegation", () => {
     await proxy.up();
     const created = await node.post("/api/cases", { itemCode: promised.code, applicant: { name: "林七", idNumber: ID.wang, phone: "13900003333" }, materials: promised.materials.map((m) => m.id) });
     const { caseNo, queryCode } = created.body;
+    expect((await node.post(`/api/cases/${caseNo}/actions`, { action: "forward" })).status).toBe(200);
     await node.post("/api/sync/now");
-    expect((await city.api(`/api/cases/${caseNo}/actions`, "clerk", { body: { action: "forward" } })).status).toBe(200);
     const dec = await city.api(`/api/cases/${caseNo}/actions`, "approver", { body: { action: "decide", decision: "grant" } });
     expect(dec.body.approval.issuer).toBe("CITY");
     const doc = (await (await fetch(`${city.url}/api/cases/${caseNo}/result?queryCode=${queryCode}`, { headers: { accept: "application/json" } })).json()) as { id: string; token: string };

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { seedItems } from "../../schema/seed/catalog.js";
 import { parseNodeConfig } from "../../edge-node/config.js";
-import { ID, refusedPort } from "./helpers.js";
+import { ID, refusedPort, signIn } from "./helpers.js";
 
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 const dirs: string[] = [];
@@ -33,9 +33,16 @@ describe("npm run edge", () => {
       }
       expect(existsSync(join(dir, "node.db"))).toBe(true);
       const item = seedItems.find((i) => i.kind === "immediate" && i.places.includes("township"))!;
+      // Nobody is anonymous: the hall's first clerk is made with the documented command, while the node runs.
+      const anonymous = await fetch(`${base}/api/cases`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(anonymous.status).toBe(401);
+      const clerk = spawnSync(NPM, ["run", "-s", "node:clerk", "--", "--data", dir, "--login", "wangli", "--name", "王丽"], { input: "Window-pass-2026\n", encoding: "utf8" });
+      expect(clerk.status, clerk.stderr).toBe(0);
+      expect(clerk.stdout).toContain("已创建本地窗口账号 wangli（节点 HX02）");
+      const cookie = await signIn(base, "wangli", "Window-pass-2026");
       const res = await fetch(`${base}/api/cases`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", cookie },
         body: JSON.stringify({ itemCode: item.code, applicant: { name: "王五", idNumber: ID.wang, phone: "13900001111" }, materials: item.materials.map((m) => m.id) }),
       });
       expect(res.status).toBe(201);
@@ -44,8 +51,14 @@ describe("npm run edge", () => {
       const node = (await (await fetch(`${base}/api/node`)).json()) as { code: string };
       expect(node.code).toBe("HX02");
       expect(out).toContain("已初始化本地数据库");
-      const journal = await fetch(`${base}/`);
+      const journal = await fetch(`${base}/`, { headers: { cookie } });
       expect(await journal.text()).toContain("窗口工作台");
+      // The same command resets the password; a wrong node code for the data directory is refused.
+      const reset = spawnSync(NPM, ["run", "-s", "node:clerk", "--", "--data", dir, "--login", "wangli"], { input: "Window-pass-2027\n", encoding: "utf8" });
+      expect(reset.stdout).toContain("已重置本地窗口账号 wangli");
+      const wrong = spawnSync(NPM, ["run", "-s", "node:clerk", "--", "--data", dir, "--login", "lisi", "--code", "OTHER1"], { input: "Window-pass-2026\n", encoding: "utf8" });
+      expect(wrong.status).toBe(2);
+      expect(wrong.stderr).toContain("数据目录属于节点 HX02，不是 OTHER1");
     } finally {
       process.kill(-child.pid!, "SIGTERM");
       await new Promise((r) => child.once("exit", r));

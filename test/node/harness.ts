@@ -6,7 +6,9 @@ import { createClient } from "@libsql/client";
 import { expect } from "vitest";
 import type { LocalCity } from "../../scripts/lib/local-city.js";
 import { SwitchableServer } from "../../scripts/lib/tcp-link.js";
-import { refusedPort } from "./helpers.js";
+import { refusedPort, signIn, TEST_CLERK } from "./helpers.js";
+import { openNodeDatabase } from "../../edge-node/database.js";
+import { upsertLocalClerk } from "../../edge-node/clerk.js";
 
 import { EDGE_BUNDLE, EDGE_NODE_FLAGS } from "../../scripts/lib/build-edge.js";
 
@@ -15,6 +17,8 @@ export interface NodeProcess {
   code: string;
   dir: string;
   child: ChildProcess;
+  /** The signed-in clerk's session cookie (`name=value`). */
+  cookie: string;
   output(): string;
   json<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
   post<T = any>(path: string, body?: unknown): Promise<{ status: number; body: T }>;
@@ -27,6 +31,10 @@ export interface NodeProcess {
 /** Starts `edge-node/main.ts` as its own process and waits until it answers. */
 export async function spawnNode(opts: { dir: string; code: string; city: string; port?: number; syncIntervalMs?: number; args?: string[] }): Promise<NodeProcess> {
   const port = opts.port ?? (await refusedPort());
+  // The hall's first clerk, made on its PC before the node starts (as `npm run node:clerk` does).
+  const store = await openNodeDatabase(opts.dir);
+  await upsertLocalClerk(store.db, { ...TEST_CLERK, hall: opts.code }, new Date(), 1_000);
+  store.client.close();
   const child = spawn(
     process.execPath,
     [...EDGE_NODE_FLAGS, EDGE_BUNDLE, "--port", String(port), "--data", opts.dir, "--code", opts.code, "--city", opts.city, "--sync-interval", String(opts.syncIntervalMs ?? 60_000), ...(opts.args ?? [])],
@@ -42,8 +50,11 @@ export async function spawnNode(opts: { dir: string; code: string; city: string;
     if (i > 300) throw new Error(`node ${opts.code} did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+  const cookie = await signIn(url, TEST_CLERK.login, TEST_CLERK.password);
   const json = async (path: string, init?: RequestInit) => {
-    const res = await fetch(url + path, init);
+    const headers = new Headers(init?.headers);
+    if (!headers.has("cookie")) headers.set("cookie", cookie);
+    const res = await fetch(url + path, { ...init, headers });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
@@ -53,6 +64,7 @@ export async function spawnNode(opts: { dir: string; code: string; city: string;
     code: opts.code,
     dir: opts.dir,
     child,
+    cookie,
     output: () => out,
     json,
     post: (path, body) => json(path, { method: "POST", headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }),

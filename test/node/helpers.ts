@@ -8,6 +8,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createNodeApp } from "../../edge-node/app.js";
 import { openNodeDatabase, type NodeDatabase } from "../../edge-node/database.js";
 import { LOOPBACK_HOSTS } from "../../http/security.js";
+import { upsertLocalClerk } from "../../edge-node/clerk.js";
 
 export interface TestClock {
   now: Date;
@@ -34,19 +35,39 @@ export async function refusedPort(): Promise<number> {
   return port;
 }
 
+/** The clerk every test node has, signed in unless a test asks otherwise. */
+export const TEST_CLERK = { login: "clerk1", name: "测试窗口", password: "Clerk-pass-2026" };
+
+type Call = <T = any>(path: string, init?: RequestInit) => Promise<{ status: number; body: T; headers: Headers }>;
+type Post = <T = any>(path: string, body: unknown) => Promise<{ status: number; body: T; headers: Headers }>;
+
 export interface RunningNode {
   url: string;
   dir: string;
   store: NodeDatabase;
   clock: TestClock;
   code: string;
+  /** The signed-in clerk's session cookie (`name=value`), or "" when the node was started without one. */
+  readonly cookie: string;
+  /** Moves the node's clock (sessions expire by it: the clerk signs in again at the new time). */
+  setClock(iso: string): Promise<void>;
   close(opts?: { keepData?: boolean }): Promise<void>;
-  json<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }>;
-  post<T = any>(path: string, body: unknown): Promise<{ status: number; body: T; headers: Headers }>;
+  /** Requests as the signed-in clerk. */
+  json: Call;
+  post: Post;
+  /** Requests with no session (an anonymous visitor of the hall's LAN). */
+  anonymous: { json: Call; post: Post };
+}
+
+/** Signs in at a node (or the city) and returns the session cookie as `name=value`. */
+export async function signIn(url: string, login: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ login, password }) });
+  if (res.status !== 200) throw new Error(`sign-in of ${login} failed: ${res.status} ${await res.text()}`);
+  return res.headers.getSetCookie()[0]!.split(";")[0]!;
 }
 
 /** Starts a node app on an ephemeral port with its own data dir. */
-export async function startTestNode(opts: { at?: string; dir?: string; code?: string; allowedHosts?: string[] } = {}): Promise<RunningNode> {
+export async function startTestNode(opts: { at?: string; dir?: string; code?: string; allowedHosts?: string[]; signedIn?: boolean } = {}): Promise<RunningNode> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "tongban-node-"));
   const code = opts.code ?? "TEST01";
   const store = await openNodeDatabase(dir);
@@ -61,8 +82,13 @@ export async function startTestNode(opts: { at?: string; dir?: string; code?: st
   });
   port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
-  const json = async (path: string, init?: RequestInit) => {
-    const res = await fetch(url + path, init);
+  // Every test node has a clerk (a local account, hashed with few iterations to keep tests quick).
+  await upsertLocalClerk(store.db, { ...TEST_CLERK, hall: code }, new Date(), 1_000);
+  let cookie = opts.signedIn === false ? "" : await signIn(url, TEST_CLERK.login, TEST_CLERK.password);
+  const call = (signedIn: boolean) => async (path: string, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    if (signedIn && cookie && !headers.has("cookie")) headers.set("cookie", cookie);
+    const res = await fetch(url + path, { ...init, headers });
     const text = await res.text();
     let body: unknown = text;
     try {
@@ -72,14 +98,25 @@ export async function startTestNode(opts: { at?: string; dir?: string; code?: st
     }
     return { status: res.status, body: body as any, headers: res.headers };
   };
+  const json = call(true);
+  const anon = call(false);
+  const postWith = (f: ReturnType<typeof call>) => (path: string, body: unknown) => f(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return {
     url,
     dir,
     store,
     clock,
     code,
+    get cookie() {
+      return cookie;
+    },
+    async setClock(iso: string) {
+      clock.set(iso);
+      if (cookie) cookie = await signIn(url, TEST_CLERK.login, TEST_CLERK.password);
+    },
     json,
-    post: (path, body) => json(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    post: postWith(json),
+    anonymous: { json: anon, post: postWith(anon) },
     async close({ keepData = false } = {}) {
       await new Promise<void>((r) => server.close(() => r()));
       store.client.close();

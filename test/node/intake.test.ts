@@ -47,7 +47,7 @@ describe("window intake, happy path", () => {
     });
     const caseNo = res.body.caseNo;
 
-    node.clock.set("2026-11-23T02:20:00.000Z");
+    await node.setClock("2026-11-23T02:20:00.000Z");
     const decided = await node.post(`/api/cases/${caseNo}/actions`, { action: "decide", decision: "grant" });
     expect(decided.status).toBe(200);
     expect(decided.body).toMatchObject({ state: "decided", decision: "grant", decidedAt: "2026-11-23T02:20:00.000Z", event: { seq: 2, type: "decided" } });
@@ -59,9 +59,9 @@ describe("window intake, happy path", () => {
     expect(view.status).toBe(200);
     expect(view.body.applicant.idNumber).toBe(ID.zhang);
     expect(view.body.events.map((e: any) => [e.seq, e.type, e.actor])).toEqual([
-      [1, "opened", "window@TEST01"],
-      [2, "decided", "window@TEST01"],
-      [3, "delivered", "window@TEST01"],
+      [1, "opened", "clerk:clerk1@TEST01"],
+      [2, "decided", "clerk:clerk1@TEST01"],
+      [3, "delivered", "clerk:clerk1@TEST01"],
     ]);
     const stored = await getCaseEvents(node.store.db, caseNo);
     expect(await verifyChain(stored)).toEqual([]);
@@ -76,7 +76,7 @@ describe("window intake, happy path", () => {
     expect(res.body.deferred.map((m: any) => m.id)).toEqual(immediate.materials.filter((m) => m.required && m.deferrable).map((m) => m.id));
     expect(res.body.noticeUrl).toBe(`/api/cases/${res.body.caseNo}/notice`);
 
-    const notice = await fetch(node.url + res.body.noticeUrl);
+    const notice = await fetch(node.url + res.body.noticeUrl, { headers: { cookie: node.cookie } });
     expect(notice.status).toBe(200);
     expect(notice.headers.get("content-type")).toMatch(/text\/html/);
     const html = await notice.text();
@@ -91,7 +91,7 @@ describe("window intake, happy path", () => {
 
     // Half the materials: still waiting for the rest, nothing new demanded.
     const [first, ...rest] = needed.map((m) => m.id);
-    node.clock.set("2026-11-24T01:00:00.000Z");
+    await node.setClock("2026-11-24T01:00:00.000Z");
     const partial = await node.post(`/api/cases/${res.body.caseNo}/actions`, { action: "supplement", materials: [first] });
     expect(partial.status).toBe(200);
     expect(partial.body.state).toBe("supplement");
@@ -125,7 +125,7 @@ describe("window intake, happy path", () => {
     const res = await node.post("/api/cases", { itemCode: promised.code, applicant, materials: required(promised) });
     expect(res.status).toBe(201);
     expect(promised.promisedLimit).toEqual({ value: 5, unit: "day" });
-    const page = await fetch(`${node.url}/api/cases/${res.body.caseNo}/receipt`);
+    const page = await fetch(`${node.url}/api/cases/${res.body.caseNo}/receipt`, { headers: { cookie: node.cookie } });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain("受理回执");
@@ -219,7 +219,8 @@ describe("window intake, happy path", () => {
       const res = await request.run("intake", () =>
         app.request("/api/cases", {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          // The clerk's session (opened at the same node's database) travels as a browser sends it.
+          headers: { "content-type": "application/json", cookie: node.cookie },
           body: JSON.stringify({ itemCode: immediate.code, applicant, materials: required(immediate) }),
         }),
       );
@@ -232,7 +233,7 @@ describe("window intake, happy path", () => {
         deadline: { instant: "2026-11-23T09:30:00.000Z", date: "2026-11-23" },
         atCity: false,
       });
-      const receipt = await request.run("receipt", () => app.request(`/api/cases/${body.caseNo}/receipt`));
+      const receipt = await request.run("receipt", () => app.request(`/api/cases/${body.caseNo}/receipt`, { headers: { cookie: node.cookie } }));
       expect(receipt.status).toBe(200);
       expect(madeByRequest).toEqual([]);
       expect(await sync.status()).toMatchObject({ online: false, pendingEvents: 1, headSeq: 1, ackedSeq: 0 });
@@ -271,7 +272,7 @@ describe("case lists", () => {
     expect((await node.json("/api/cases?light=red")).body.total).toBe(0);
 
     // Next morning the immediate case is overdue.
-    node.clock.set("2026-11-24T01:00:00.000Z");
+    await node.setClock("2026-11-24T01:00:00.000Z");
     expect((await node.json("/api/cases?light=red")).body.cases.map((c: any) => c.caseNo)).toEqual([a.body.caseNo]);
     expect((await node.json("/api/cases?state=accepted&light=green")).body.cases.map((c: any) => c.caseNo)).toEqual([b.body.caseNo]);
   });

@@ -43,7 +43,7 @@ describe("security headers and CSP-clean pages on the node", () => {
     const pages = ["/", "/track", created.body.receiptUrl, created.body.noticeUrl];
     const seen = new Set<string>();
     for (const path of pages) {
-      const res = await fetch(node.url + path);
+      const res = await fetch(node.url + path, { headers: { cookie: node.cookie } });
       expect(res.status, path).toBe(200);
       const page = await res.text();
       expect(inlineCode(page), path).toEqual([]);
@@ -58,7 +58,7 @@ describe("security headers and CSP-clean pages on the node", () => {
     }
     expect([...seen].sort()).toEqual(["/assets/a4.css", "/assets/console.js", "/assets/print.js", "/assets/site.css"]);
     // The print button works through print.js, not an onclick attribute.
-    const receipt = await (await fetch(node.url + created.body.receiptUrl)).text();
+    const receipt = await (await fetch(node.url + created.body.receiptUrl, { headers: { cookie: node.cookie } })).text();
     expect(receipt).toContain('<p class="noprint"><button type="button" data-print>打印</button></p>');
     expect(await (await fetch(node.url + "/assets/print.js")).text()).toContain('document.querySelectorAll("button[data-print]")');
   });
@@ -191,13 +191,17 @@ describe("state changes only from the node's own pages, as JSON", () => {
   it("takes a JSON write from its own origin (what the console sends), and any read from anywhere", async () => {
     const own = await rawRequest(node.url, "/api/cases", {
       method: "POST",
-      headers: { "content-type": "application/json; charset=utf-8", origin: node.url, "sec-fetch-site": "same-origin" },
+      headers: { "content-type": "application/json; charset=utf-8", origin: node.url, "sec-fetch-site": "same-origin", cookie: node.cookie },
       body: JSON.stringify(intake),
     });
     expect(own.status).toBe(201);
-    const read = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site" } });
+    // The write guard is for writes: a read with a session is answered from any origin (a browser sends
+    // its SameSite=Strict cookie only from the node's own pages, so another site reads as no one).
+    const read = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site", cookie: node.cookie } });
     expect(read.status).toBe(200);
     expect(read.body.total).toBe(1);
+    const anonymous = await rawRequest(node.url, "/api/cases", { headers: { origin: "http://attacker.example", "sec-fetch-site": "cross-site" } });
+    expect(anonymous.status).toBe(401);
   });
 });
 

@@ -72,7 +72,7 @@ describe("slow clients are cut off", () => {
   it("a body trickled at one byte a second: the connection ends (408) within the request timeout", async () => {
     const body = JSON.stringify({ itemCode: "x".repeat(31), applicant: {}, materials: [] });
     const { socket, closed } = await rawConnection();
-    socket.write(`POST /api/cases HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(`POST /api/cases HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nCookie: ${node.cookie}\r\nContent-Length: ${body.length}\r\n\r\n`);
     const stop = trickle(socket, body, 1000);
     const { afterMs, received } = await closed;
     stop();

@@ -192,12 +192,13 @@ async function caseAtCity(item: SeedItem, applicantName = "林晓梅") {
 
 const action = (caseNo: string, role: "clerk" | "approver", body: unknown) => staffJson("POST", `/api/cases/${caseNo}/actions`, role, body);
 
-/** A case forwarded by the city clerk (in review, not decided). */
+/** A case the township window forwarded to its department (in review at the city, not decided). */
 async function forwardedCase(item: SeedItem, applicantName?: string) {
   const c = await caseAtCity(item, applicantName);
-  const fwd = await action(c.caseNo, "clerk", { action: "forward" });
-  expect(fwd.status).toBe(200);
-  expect(await json(fwd)).toMatchObject({ state: "in_review" });
+  const fwd = await c.chain.act(c.caseNo, { action: "forward" }, minutesAgo(29));
+  const res = await pushEvents(c.node, [fwd]);
+  expect(await json<PushResponse>(res)).toMatchObject({ stored: 1, conflicts: [] });
+  expect(await env.DB.prepare("select state from cases where case_no = ?").bind(c.caseNo).first()).toEqual({ state: "in_review" });
   return c;
 }
 
@@ -464,9 +465,8 @@ describe("issuing on a grant", () => {
   });
 
   it("the city-signed approval of a township case reaches its node by pull", async () => {
-    const { node, caseNo, queryCode } = await caseAtCity(licenceItem);
+    const { node, caseNo, queryCode } = await forwardedCase(licenceItem);
     const before = await json<PullResponse>(await pullAs(node, null));
-    expect((await action(caseNo, "clerk", { action: "forward" })).status).toBe(200);
     expect((await action(caseNo, "approver", { action: "decide", decision: "grant" })).status).toBe(200);
     const { id, token } = await resultJson(caseNo, queryCode);
 
@@ -475,11 +475,10 @@ describe("issuing on a grant", () => {
     const pulled = await json<PullResponse>(res);
     const mine = pulled.events.filter((e) => e.caseNo === caseNo);
     expect(mine.map((e) => [e.origin, e.type])).toEqual([
-      ["CITY", "forwarded"],
       ["CITY", "decided"],
       ["CITY", "approval-issued"],
     ]);
-    expect(mine[2]!.payload).toMatchObject({ id, token, kid: CURRENT_KID, issuer: "CITY" });
+    expect(mine[1]!.payload).toMatchObject({ id, token, kid: CURRENT_KID, issuer: "CITY" });
   });
 
   it("a non-licence grant has no licence id", async () => {
@@ -818,7 +817,7 @@ describe("revocation", () => {
       type: problemType("unauthorized"),
       title: "未认证",
       status: 401,
-      detail: "缺少访问令牌（Authorization: Bearer …）",
+      detail: "请先登录，再撤销电子文书",
       code: "unauthorized",
       instance: path,
     });
@@ -828,7 +827,7 @@ describe("revocation", () => {
       type: problemType("forbidden"),
       title: "无权执行该操作",
       status: 403,
-      detail: "需要以下角色之一：admin；当前令牌角色为 clerk",
+      detail: "窗口人员无权撤销电子文书",
       code: "forbidden",
       instance: path,
       requiredRoles: ["admin"],
@@ -1037,11 +1036,11 @@ describe("delegations to township nodes", () => {
     const approver = await postDelegation(node.code, { items: [immediateLicenceItem.code], validUntil }, "approver");
     expect(approver.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="insufficient_scope"');
     expect(await problem(approver, 403)).toEqual(
-      problemBody("forbidden", "需要以下角色之一：admin；当前令牌角色为 approver", path(node.code), { requiredRoles: ["admin"], role: "approver" }),
+      problemBody("forbidden", "部门审批人员无权管理节点与密钥", path(node.code), { requiredRoles: ["admin"], role: "approver" }),
     );
     const anonymous = await call(path(node.code), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ items: [immediateLicenceItem.code], validUntil }) });
     expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="tongban"');
-    expect(await problem(anonymous, 401)).toEqual(problemBody("unauthorized", "缺少访问令牌（Authorization: Bearer …）", path(node.code)));
+    expect(await problem(anonymous, 401)).toEqual(problemBody("unauthorized", "请先登录，再管理节点与密钥", path(node.code)));
 
     expect(await countRows("select count(*) as n from delegations where node = ?", node.code)).toBe(0);
   });

@@ -109,6 +109,8 @@ function testAuthKey(): Promise<CryptoKey> {
 
 export interface TokenOptions {
   sub?: string;
+  /** The hall the staff member belongs to (default: the city). */
+  hall?: string;
   department?: string;
   /** Sign with this key instead of the trusted test key. */
   key?: CryptoKey;
@@ -123,6 +125,7 @@ export interface TokenOptions {
 export async function staffToken(role: string, opts: TokenOptions = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = { role };
+  if (opts.hall) claims.hall = opts.hall;
   if (opts.department) claims.department = opts.department;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: "EdDSA", kid: opts.kid ?? "test-key", typ: "JWT" })
@@ -134,16 +137,25 @@ export async function staffToken(role: string, opts: TokenOptions = {}): Promise
     .sign(opts.key ?? (await testAuthKey()));
 }
 
-/** `{ authorization: "Bearer …" }` for a role. */
-export async function bearer(role: StaffRole): Promise<Record<string, string>> {
-  return { authorization: `Bearer ${await staffToken(role)}` };
+/** `{ authorization: "Bearer …" }` for a role (an approver of `GAJ` unless told otherwise). */
+export async function bearer(role: StaffRole, opts: TokenOptions = {}): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await staffToken(role, role === "approver" ? { department: "GAJ", ...opts } : opts)}` };
+}
+
+/** The department of the case a path is about: an approver acting on it belongs there unless told otherwise. */
+async function departmentOfPath(path: string): Promise<string | undefined> {
+  const caseNo = /^\/api\/cases\/([^/?]+)/.exec(path)?.[1];
+  if (!caseNo) return undefined;
+  const row = await env.DB.prepare("select department_code as d from cases where case_no = ?").bind(decodeURIComponent(caseNo)).first<{ d: string }>();
+  return row?.d;
 }
 
 /** A JSON request with a staff token. */
-export async function staffJson(method: string, path: string, role: StaffRole, body?: unknown): Promise<Response> {
+export async function staffJson(method: string, path: string, role: StaffRole, body?: unknown, opts: TokenOptions = {}): Promise<Response> {
+  const department = opts.department ?? (role === "approver" ? await departmentOfPath(path) : undefined);
   return call(path, {
     method,
-    headers: { ...(await bearer(role)), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: { ...(await bearer(role, { ...opts, ...(department ? { department } : {}) })), ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }

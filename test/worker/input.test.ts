@@ -113,7 +113,7 @@ describe("more that must be refused", () => {
         .setExpirationTime(now + 600)
         .sign(key);
       const res = await call("/api/admin/nodes", { headers: { authorization: `Bearer ${token}` } });
-      expect(await problem(res, 401)).toMatchObject({ code: "unauthorized", detail: "访问令牌的 sub 或 role 声明格式不正确" });
+      expect(await problem(res, 401)).toMatchObject({ code: "unauthorized", detail: "访问令牌的 sub、role 或 hall 声明格式不正确" });
     }
     expect(typeof (await staffToken("admin"))).toBe("string");
   });
@@ -127,7 +127,7 @@ describe("more that must be refused", () => {
         applicant: { name: "张三", idNumber: "11010519491231002X", phone: "13800138000" },
         materials: item.materials.map((m) => m.id),
       });
-      expect(await problem(res, 403)).toMatchObject({ code: "forbidden_role", role, allowedRoles: ["clerk"] });
+      expect(await problem(res, 403)).toMatchObject({ code: "forbidden", role, requiredRoles: ["clerk"] });
     }
   });
 

@@ -16,33 +16,25 @@ async function townshipCase() {
   expect((await pushEvents(node, chain.events)).status).toBe(200);
   const caseNo = opened.caseNo;
   const row = (await (await staffJson("GET", `/api/cases/${caseNo}`, "supervisor")).json()) as { queryCode: string; state: string };
-  return { node, caseNo, queryCode: row.queryCode, opened };
+  return { node, chain, caseNo, queryCode: row.queryCode, opened };
 }
 
 describe("who may act on a township case at the city", () => {
-  it("a city clerk may not refuse or deliver a case a township accepted (403 not_owner), nothing changes", async () => {
-    const { node, caseNo } = await townshipCase();
-    const res = await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "refuse", reason: "越权" });
-    expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({
-      type: "https://tongban.example.cn/problems/not-owner",
-      title: "该环节不归本窗口办理",
-      status: 403,
-      detail: `办件由 ${node.code} 受理，CITY 不能执行“不予受理”（受理和送达归受理窗口，审查归部门）`,
-      code: "not_owner",
-      instance: `/api/cases/${caseNo}/actions`,
-      caseOrigin: node.code,
-      origin: "CITY",
-      action: "refuse",
-    });
+  it("a city clerk may neither see nor act on a case a township accepted (403), nothing changes", async () => {
+    const { caseNo } = await townshipCase();
+    const refused = problemBody("forbidden", "无权查看或办理此办件（不属于本窗口、本部门或本人）", `/api/cases/${caseNo}/actions`, { caseNo });
+    expect(await problem(await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "refuse", reason: "越权" }), 403)).toEqual(refused);
+    expect(await problem(await staffJson("GET", `/api/cases/${caseNo}`, "clerk"), 403)).toEqual({ ...refused, instance: `/api/cases/${caseNo}` });
     const view = (await (await staffJson("GET", `/api/cases/${caseNo}`, "supervisor")).json()) as { state: string; events: unknown[] };
     expect(view.state).toBe("accepted");
     expect(view.events).toHaveLength(1);
   });
 
-  it("the city may forward it and a department may decide it", async () => {
-    const { caseNo } = await townshipCase();
-    expect((await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" })).status).toBe(200);
+  it("the window forwards it and its department decides it; another department may not", async () => {
+    const { node, caseNo, chain } = await townshipCase();
+    expect((await pushEvents(node, [await chain.act(caseNo, { action: "forward" })])).status).toBe(200);
+    const other = await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "decide", decision: "grant" }, { department: "XXJ" });
+    expect(await problem(other, 403)).toEqual(problemBody("forbidden", "无权查看或办理此办件（不属于本窗口、本部门或本人）", `/api/cases/${caseNo}/actions`, { caseNo }));
     const dec = await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "decide", decision: "deny", reason: "不符合条件" });
     expect(dec.status).toBe(200);
     expect(((await dec.json()) as { state: string }).state).toBe("decided");
@@ -107,21 +99,25 @@ describe("a person resolves a conflict", () => {
     const node = await enrolNode();
     const chain = new Chain(node.code);
     const { caseNo } = await chain.open();
+    // The window forwards the case; a second forward (a node running modified code) is kept and flagged.
+    const forwarded = await chain.act(caseNo, { action: "forward" });
     expect((await pushEvents(node, chain.events)).status).toBe(200);
-    expect((await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" })).status).toBe(200);
-    // The node, not yet knowing, forwards too: its event is kept and flagged.
-    await chain.act(caseNo, { action: "forward" });
+    const again = new Date(Date.parse(forwarded.occurredAt) + 60_000);
+    await chain.forge({ caseNo, type: "forwarded", payload: { ...(forwarded.payload as object), at: again.toISOString() } }, { at: again });
     const reason = "办件到达市级时已处于“部门审查中”状态，“转送部门”不再有效";
     const pushed = (await (await pushEvents(node, chain.events)).json()) as PushResponse;
-    expect(pushed.conflicts).toEqual([{ origin: node.code, seq: 2, caseNo, reason }]);
+    expect(pushed.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, reason }]);
     // The conflict as the city keeps it: detected when the push was taken.
-    const flagged = { origin: node.code, seq: 2, caseNo, type: "forwarded", node: node.code, reason, detectedAt: pushed.serverTime, resolvedAt: null, resolution: null };
+    const flagged = { origin: node.code, seq: 3, caseNo, type: "forwarded", node: node.code, reason, detectedAt: pushed.serverTime, resolvedAt: null, resolution: null };
 
-    expect(await problem(await staffJson("GET", "/api/conflicts", "clerk"), 403)).toEqual(
-      problemBody("forbidden", "需要以下角色之一：supervisor、admin；当前令牌角色为 clerk", "/api/conflicts", { requiredRoles: ["supervisor", "admin"], role: "clerk" }),
+    expect(await problem(await staffJson("GET", "/api/conflicts", "admin"), 403)).toEqual(
+      problemBody("forbidden", "系统管理员无权查看同步冲突", "/api/conflicts", { requiredRoles: ["clerk", "supervisor"], role: "admin" }),
     );
+    // A city clerk sees the city hall's conflicts only, not this township's.
+    const cityClerk = (await (await staffJson("GET", "/api/conflicts", "clerk")).json()) as { conflicts: { origin: string }[] };
+    expect(cityClerk.conflicts.filter((c) => c.origin === node.code)).toEqual([]);
     expect(await problem(await exports.default.fetch(new Request("http://city.test/api/conflicts")), 401)).toEqual(
-      problemBody("unauthorized", "缺少访问令牌（Authorization: Bearer …）", "/api/conflicts"),
+      problemBody("unauthorized", "请先登录，再查看同步冲突", "/api/conflicts"),
     );
     const open = (await (await staffJson("GET", "/api/conflicts?open=1", "supervisor")).json()) as { conflicts: Record<string, unknown>[] };
     expect(open.conflicts.filter((c) => c.origin === node.code)).toEqual([flagged]);
@@ -129,8 +125,8 @@ describe("a person resolves a conflict", () => {
     expect(reconcileBefore.nodes.find((n) => n.code === node.code)!.conflicts).toBe(1);
 
     const resolve = (seq: number) => `/api/conflicts/${node.code}/${seq}/resolve`;
-    expect(await problem(await staffJson("POST", resolve(2), "supervisor", { resolution: "" }), 400)).toEqual(
-      validationProblem(resolve(2), { field: "resolution", message: "请写明处理结果" }),
+    expect(await problem(await staffJson("POST", resolve(3), "supervisor", { resolution: "" }), 400)).toEqual(
+      validationProblem(resolve(3), { field: "resolution", message: "请写明处理结果" }),
     );
     expect(await problem(await staffJson("POST", resolve(99), "supervisor", { resolution: "无" }), 404)).toEqual(
       problemBody("not_found", `冲突 ${node.code}:99 不存在`, resolve(99), { origin: node.code, seq: 99 }),
@@ -139,11 +135,11 @@ describe("a person resolves a conflict", () => {
     expect(((await (await staffJson("GET", "/api/conflicts?open=1", "supervisor")).json()) as { conflicts: Record<string, unknown>[] }).conflicts.filter((c) => c.origin === node.code)).toEqual([flagged]);
 
     const t0 = Date.now();
-    const done = await staffJson("POST", resolve(2), "supervisor", { resolution: "市级已转送，节点的重复转送作废" });
+    const done = await staffJson("POST", resolve(3), "supervisor", { resolution: "窗口已转送，重复的转送作废" });
     const t1 = Date.now();
     expect(done.status).toBe(200);
     const resolved = (await done.json()) as Record<string, any>;
-    expect(resolved).toEqual({ ...flagged, resolvedAt: expect.stringMatching(ISO), resolution: "市级已转送，节点的重复转送作废" });
+    expect(resolved).toEqual({ ...flagged, resolvedAt: expect.stringMatching(ISO), resolution: "窗口已转送，重复的转送作废" });
     expect(Date.parse(resolved.resolvedAt)).toBeGreaterThanOrEqual(t0 - 1000);
     expect(Date.parse(resolved.resolvedAt)).toBeLessThanOrEqual(t1 + 1000);
     // It leaves the open list and stays, resolved, in the full one.

@@ -112,7 +112,7 @@ describe("403 answers to staff say why in WWW-Authenticate (RFC 6750)", () => {
       type: problemType("forbidden"),
       title: "无权执行该操作",
       status: 403,
-      detail: "需要以下角色之一：supervisor、admin；当前令牌角色为 clerk",
+      detail: "窗口人员无权查看节点对账",
       code: "forbidden",
       instance: "/api/reconcile",
       requiredRoles: ["supervisor", "admin"],

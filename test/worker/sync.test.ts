@@ -112,13 +112,13 @@ describe("node enrolment (admin only)", () => {
       type: problemType("unauthorized"),
       title: "未认证",
       status: 401,
-      detail: "缺少访问令牌（Authorization: Bearer …）",
+      detail: "请先登录，再管理节点与密钥",
       code: "unauthorized",
       instance,
     });
 
     const garbage = await postEnrolment(body, { authorization: "Bearer not.a.jwt" });
-    expect(garbage.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    expect(garbage.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="invalid_token"');
     expect(await problem(garbage, 401)).toEqual({
       type: problemType("unauthorized"),
       title: "未认证",
@@ -141,15 +141,15 @@ describe("node enrolment (admin only)", () => {
     });
 
     const unknownKid = await postEnrolment(body, { authorization: `Bearer ${await staffToken("admin", { key: otherKey, kid: "rogue" })}` });
-    expect(unknownKid.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    expect(unknownKid.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="invalid_token"');
     expect(await problem(unknownKid, 401)).toEqual(problemBody("unauthorized", "访问令牌不是由受信任的密钥签发", instance));
 
     const expired = await postEnrolment(body, { authorization: `Bearer ${await staffToken("admin", { ttl: -120 })}` });
-    expect(expired.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    expect(expired.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="invalid_token"');
     expect(await problem(expired, 401)).toEqual(problemBody("unauthorized", "访问令牌已过期", instance));
 
     const otherAudience = await postEnrolment(body, { authorization: `Bearer ${await staffToken("admin", { audience: "someone-else" })}` });
-    expect(otherAudience.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    expect(otherAudience.headers.get("www-authenticate")).toBe('Bearer realm="tongban", error="invalid_token"');
     expect(await problem(otherAudience, 401)).toEqual(problemBody("unauthorized", "访问令牌的 aud 声明不符", instance));
 
     expect(await nodeRow(body.code)).toBeNull();
@@ -164,7 +164,7 @@ describe("node enrolment (admin only)", () => {
       type: problemType("forbidden"),
       title: "无权执行该操作",
       status: 403,
-      detail: "需要以下角色之一：admin；当前令牌角色为 supervisor",
+      detail: "电子监察人员无权管理节点与密钥",
       code: "forbidden",
       instance: "/api/admin/nodes",
       requiredRoles: ["admin"],
@@ -299,7 +299,7 @@ describe("node enrolment (admin only)", () => {
 
     const supervisor = await call(`/api/admin/nodes/${node.code}/revoke`, { method: "POST", headers: { authorization: `Bearer ${await staffToken("supervisor")}` } });
     expect(await problem(supervisor, 403)).toEqual(
-      problemBody("forbidden", "需要以下角色之一：admin；当前令牌角色为 supervisor", `/api/admin/nodes/${node.code}/revoke`, { requiredRoles: ["admin"], role: "supervisor" }),
+      problemBody("forbidden", "电子监察人员无权管理节点与密钥", `/api/admin/nodes/${node.code}/revoke`, { requiredRoles: ["admin"], role: "supervisor" }),
     );
   });
 });
@@ -888,64 +888,51 @@ describe("push", () => {
     expect(chain.cases.get(caseNo)!.state).toBe("accepted");
     expect(await json(await pushEvents(node, chain.events))).toMatchObject({ ackedSeq: 1, stored: 1 });
 
-    // The city forwards the township's case itself.
-    const fwd = await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" });
-    expect(fwd.status).toBe(200);
-    const forwarded = await json(fwd);
-    expect(forwarded).toMatchObject({ caseNo, state: "in_review", event: { origin: "CITY", type: "forwarded" } });
+    // The window forwards the case to its department.
+    const forwarded = await chain.act(caseNo, { action: "forward" }, "clerk");
+    expect(await json(await pushEvents(node, [forwarded]))).toMatchObject({ ackedSeq: 2, conflicts: [] });
     const cityCase = await env.DB.prepare("select * from cases where case_no = ?").bind(caseNo).first();
     expect(cityCase).toMatchObject({ state: "in_review", origin: node.code });
 
-    // Meanwhile, offline, the township forwarded it too.
-    const late = await chain.act(caseNo, { action: "forward" }, "clerk");
+    // A second forward (a restored backup replaying its work, a node running modified code) no longer applies.
+    const again = new Date(Date.parse(forwarded.occurredAt) + 60_000);
+    const late = await chain.forge({ caseNo, type: "forwarded", payload: { ...(forwarded.payload as object), at: again.toISOString() } }, { at: again });
     const res = await pushEvents(node, [late]);
     expect(res.status).toBe(200);
     const reason = "办件到达市级时已处于“部门审查中”状态，“转送部门”不再有效";
     const body = await json<PushResponse>(res);
     expect(body).toEqual({
       v: 1,
-      ackedSeq: 2,
+      ackedSeq: 3,
       chainHead: late.hash,
       stored: 1,
       duplicates: 0,
-      conflicts: [{ origin: node.code, seq: 2, caseNo, reason }],
+      conflicts: [{ origin: node.code, seq: 3, caseNo, reason }],
       divergence: null,
       serverTime: expect.stringMatching(ISO),
       skewMs: expect.any(Number),
       clockFlagged: false,
     });
     // Kept in the log, not applied to the case.
-    expect(await eventCount(node.code)).toBe(2);
+    expect(await eventCount(node.code)).toBe(3);
     expect(await env.DB.prepare("select * from cases where case_no = ?").bind(caseNo).first()).toEqual(cityCase);
     expect(await env.DB.prepare("select * from conflicts where origin = ?").bind(node.code).all().then((r) => r.results)).toEqual([
-      { origin: node.code, seq: 2, case_no: caseNo, type: "forwarded", node: node.code, reason, detected_at: body.serverTime, resolved_at: null, resolution: null },
+      { origin: node.code, seq: 3, case_no: caseNo, type: "forwarded", node: node.code, reason, detected_at: body.serverTime, resolved_at: null, resolution: null },
     ]);
 
     const pulled = await pullAs(node, 0);
     expect(pulled.status).toBe(200);
     const p = await json<PullResponse>(pulled);
     expect(p.snapshot).toBe(false);
-    expect(p.conflicts).toEqual([{ origin: node.code, seq: 2, caseNo, type: "forwarded", reason, detectedAt: body.serverTime }]);
-    expect(p.events).toEqual([
-      {
-        origin: "CITY",
-        seq: forwarded.event.seq,
-        caseNo,
-        type: "forwarded",
-        payload: expect.objectContaining({ role: "clerk", departments: [chain.cases.get(caseNo)!.departmentCode] }),
-        actor: "clerk:clerk-tester",
-        occurredAt: expect.stringMatching(ISO),
-        prevHash: expect.stringMatching(/^[0-9a-f]{64}$/),
-        hash: forwarded.event.hash,
-      },
-    ]);
+    expect(p.conflicts).toEqual([{ origin: node.code, seq: 3, caseNo, type: "forwarded", reason, detectedAt: body.serverTime }]);
+    expect(p.events).toEqual([]);
 
     // Pulling again after that cursor hands the conflict out only once.
     const next = await json<PullResponse>(await pullAs(node, p.cursor));
     expect(next.conflicts).toEqual([]);
     expect(next.events).toEqual([]);
 
-    expect(await reconciliationOf(node.code)).toMatchObject({ ackedSeq: 2, conflicts: 1, divergences: 0 });
+    expect(await reconciliationOf(node.code)).toMatchObject({ ackedSeq: 3, conflicts: 1, divergences: 0 });
   });
 });
 
@@ -1078,10 +1065,11 @@ describe("pull", () => {
     const node = await enrolNode();
     const chain = new Chain(node.code);
     const { caseNo } = await chain.open();
+    // The window forwards its case; the department suspends the clock at the city (an expert review).
+    await chain.act(caseNo, { action: "forward" });
     expect((await pushEvents(node, chain.events)).status).toBe(200);
-
-    const fwd = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" }));
-    expect(fwd).toMatchObject({ state: "in_review" });
+    const suspended = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "suspend", reason: "专家评审" }));
+    expect(suspended).toMatchObject({ state: "in_review", event: { origin: "CITY", type: "suspended" } });
 
     const first = await pullAs(node, null);
     expect(first.status).toBe(200);
@@ -1094,9 +1082,10 @@ describe("pull", () => {
     expect(snap.calendarDays.length).toBeGreaterThan(0);
     expect(snap.calendarDays).toHaveLength(await countRows("select count(*) as n from calendar_days"));
     expect(snap.calendarYears).toHaveLength(await countRows("select count(*) as n from calendar_years"));
-    expect(snap.events.map((e) => [e.origin, e.caseNo, e.type])).toEqual([["CITY", caseNo, "forwarded"]]);
+    expect(snap.events.map((e) => [e.origin, e.caseNo, e.type])).toEqual([["CITY", caseNo, "suspended"]]);
 
-    // A department decides at the city.
+    // The department resumes and decides at the city.
+    const resumed = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "resume" }));
     const dec = await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "decide", decision: "grant" });
     expect(dec.status).toBe(200);
     const decided = await json(dec);
@@ -1105,15 +1094,17 @@ describe("pull", () => {
     const second = await json<PullResponse>(await pullAs(node, snap.cursor));
     expect(second).toMatchObject({ v: 1, snapshot: false, hasMore: false, items: [], departments: [], calendarDays: [], conflicts: [] });
     expect(second.cursor).toBeGreaterThan(snap.cursor);
-    // The decision, and the signed approval the city issued for the grant, both travel to the node.
-    expect(second.events).toEqual([
+    // The resumption, the decision and the signed approval the city issued for the grant travel to the node.
+    expect(second.events.map((e) => e.type)).toEqual(["resumed", "decided", "approval-issued"]);
+    expect(second.events[0]!.hash).toBe(resumed.event.hash);
+    expect(second.events.slice(1)).toEqual([
       {
         origin: "CITY",
         seq: decided.event.seq,
         caseNo,
         type: "decided",
         payload: { decision: "grant", reason: "", at: expect.stringMatching(ISO), role: "approver" },
-        actor: "approver:approver-tester",
+        actor: "approver:approver-tester@CITY",
         occurredAt: expect.stringMatching(ISO),
         prevHash: expect.stringMatching(/^[0-9a-f]{64}$/),
         hash: decided.event.hash,
@@ -1133,7 +1124,7 @@ describe("pull", () => {
           expiresAt: expect.stringMatching(ISO),
           at: expect.stringMatching(ISO),
         },
-        actor: "approver:approver-tester",
+        actor: "approver:approver-tester@CITY",
         occurredAt: expect.stringMatching(ISO),
         prevHash: decided.event.hash,
         hash: expect.stringMatching(/^[0-9a-f]{64}$/),
@@ -1168,17 +1159,18 @@ describe("pull", () => {
     const node = await enrolNode();
     const chain = new Chain(node.code);
     const { caseNo } = await chain.open();
+    await chain.act(caseNo, { action: "forward" });
     expect((await pushEvents(node, chain.events)).status).toBe(200);
     const { cursor: c0 } = await json<PullResponse>(await pullAs(node, null));
 
-    const fwd = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "clerk", { action: "forward" }));
-    const dec = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "decide", decision: "deny", reason: "材料不符合要求" }));
+    const sus = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "suspend", reason: "现场勘验" }));
+    const dec = await json(await staffJson("POST", `/api/cases/${caseNo}/actions`, "approver", { action: "resume" }));
 
     const p1 = await json<PullResponse>(await pullAs(node, c0, { limit: 1 }));
     expect(p1).toMatchObject({ snapshot: false, hasMore: true });
-    expect(p1.events.map((e) => [e.seq, e.type])).toEqual([[fwd.event.seq, "forwarded"]]);
+    expect(p1.events.map((e) => [e.seq, e.type, e.payload.reason])).toEqual([[sus.event.seq, "suspended", "现场勘验"]]);
     const p2 = await json<PullResponse>(await pullAs(node, p1.cursor, { limit: 1 }));
-    expect(p2.events.map((e) => [e.seq, e.type, e.payload.decision, e.payload.reason])).toEqual([[dec.event.seq, "decided", "deny", "材料不符合要求"]]);
+    expect(p2.events.map((e) => [e.seq, e.type])).toEqual([[dec.event.seq, "resumed"]]);
     expect(p2.cursor).toBeGreaterThan(p1.cursor);
     const p3 = await json<PullResponse>(await pullAs(node, p2.cursor, { limit: 1 }));
     expect(p3).toMatchObject({ hasMore: false, cursor: p2.cursor, events: [] });
@@ -1234,12 +1226,12 @@ describe("reconciliation", () => {
         type: problemType("unauthorized"),
         title: "未认证",
         status: 401,
-        detail: "缺少访问令牌（Authorization: Bearer …）",
+        detail: "请先登录，再查看节点对账",
         code: "unauthorized",
         instance: path,
       });
       expect(await problem(await staffJson("GET", path, "clerk"), 403)).toEqual(
-        problemBody("forbidden", "需要以下角色之一：supervisor、admin；当前令牌角色为 clerk", path, { requiredRoles: ["supervisor", "admin"], role: "clerk" }),
+        problemBody("forbidden", "窗口人员无权查看节点对账", path, { requiredRoles: ["supervisor", "admin"], role: "clerk" }),
       );
       expect((await staffJson("GET", path, "admin")).status).toBe(200);
     }
