@@ -111,3 +111,27 @@ describe("parseNodeConfig", () => {
     expect(() => parseNodeConfig(["--nope"], {})).toThrow();
   });
 });
+
+describe("npm run token", () => {
+  const claims = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8"));
+
+  it("prints a token alone on its last line, carrying the hall, department and subject asked for", () => {
+    const run = spawnSync(NPM, ["run", "-s", "token", "--", "--role", "approver", "--department", "GA", "--sub", "li-si"], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const last = run.stdout.trim().split("\n").at(-1)!;
+    expect(last).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(claims(last)).toMatchObject({ role: "approver", department: "GA", sub: "li-si", iss: "tongban-dev", aud: "tongban-city" });
+
+    const clerk = spawnSync(NPM, ["run", "-s", "token", "--", "--role", "clerk", "--hall", "demo01"], { encoding: "utf8" });
+    expect(claims(clerk.stdout.trim().split("\n").at(-1)!)).toMatchObject({ role: "clerk", hall: "DEMO01" });
+  });
+
+  it("refuses an approver without a department, and an unknown role, with exit code 2 and nothing on stdout", () => {
+    const approver = spawnSync(NPM, ["run", "-s", "token", "--", "--role", "approver"], { encoding: "utf8" });
+    expect([approver.status, approver.stdout]).toEqual([2, ""]);
+    expect(approver.stderr).toContain("审批人员令牌须用 --department 指定部门");
+    const unknown = spawnSync(NPM, ["run", "-s", "token", "--", "--role", "applicant"], { encoding: "utf8" });
+    expect([unknown.status, unknown.stdout]).toEqual([2, ""]);
+    expect(unknown.stderr).toContain("请用 --role 指定角色");
+  });
+});
