@@ -25,6 +25,7 @@ import { reconcileRoutes } from "./reconcile.js";
 import { reconcileScript } from "./reconcile-script.js";
 import { verifyScript } from "./verify-script.js";
 import { syncRoutes } from "./sync.js";
+import { accountRoutes } from "./accounts.js";
 import { applicantRoutes } from "./applicants.js";
 
 export interface CityAppOptions {
@@ -72,6 +73,7 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.route("/", catalogRoutes());
   app.route("/", syncRoutes());
   app.route("/", adminRoutes());
+  app.route("/", accountRoutes());
   app.route("/", applicantRoutes());
   app.route("/", reconcileRoutes());
   app.route("/", approvalRoutes());
