@@ -27,6 +27,7 @@ import { verifyScript } from "./verify-script.js";
 import { syncRoutes } from "./sync.js";
 import { accountRoutes } from "./accounts.js";
 import { applicantRoutes } from "./applicants.js";
+import { accessLogRoutes } from "../http/access-log.js";
 
 export interface CityAppOptions {
   /** Injected clock (tests pin time); defaults to the real one. */
@@ -75,6 +76,7 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.route("/", adminRoutes());
   app.route("/", accountRoutes());
   app.route("/", applicantRoutes());
+  app.route("/", accessLogRoutes());
   app.route("/", reconcileRoutes());
   app.route("/", approvalRoutes());
   app.route("/", conflictRoutes());
