@@ -15,6 +15,7 @@ export type Permission =
   | "case.read" // one case, with the full ID number (logged)
   | "case.act" // run an action of the transition table
   | "case.print" // receipt and one-time notice
+  | "case.mine" // an applicant's own cases: list them, link one filed at a window
   | "sync.control" // a node's sync status and "sync now"
   | "conflict.read"
   | "conflict.resolve"
@@ -35,6 +36,7 @@ export const GRANTS: Readonly<Record<Permission, readonly Role[]>> = {
   "case.read": ["clerk", "approver", "supervisor", "applicant"],
   "case.act": ["clerk", "approver", "applicant"],
   "case.print": ["clerk", "supervisor", "applicant"],
+  "case.mine": ["applicant"],
   "sync.control": ["clerk"],
   "conflict.read": ["clerk", "supervisor"],
   "conflict.resolve": ["clerk", "supervisor"],
@@ -56,6 +58,7 @@ export const PERMISSION_LABELS: Readonly<Record<Permission, string>> = {
   "case.read": "查看办件详情",
   "case.act": "办理办件",
   "case.print": "打印回执和告知书",
+  "case.mine": "查看和关联本人的办件",
   "sync.control": "查看和控制同步",
   "conflict.read": "查看同步冲突",
   "conflict.resolve": "处理同步冲突",

@@ -13,6 +13,7 @@ import { AppError } from "./errors.js";
 import type { CaseEnv } from "./env.js";
 import { a4Document } from "./layout.js";
 import { zv } from "./validate.js";
+import { queryCodeGuard } from "./lookup-guard.js";
 
 /**
  * A QR code as one SVG path, horizontal runs of dark modules merged: a few KB where a rect per
@@ -92,7 +93,7 @@ const queryParam = z.object({ queryCode: queryCodeSchema });
 
 /** `GET /api/cases/:caseNo/result?queryCode=`: public, guarded by the receipt's query code. */
 export function resultRoutes() {
-  return new Hono<CaseEnv>().get("/api/cases/:caseNo/result", zv("param", caseNoParam), zv("query", queryParam), async (c) => {
+  return new Hono<CaseEnv>().get("/api/cases/:caseNo/result", zv("param", caseNoParam), zv("query", queryParam), queryCodeGuard("api", "result"), async (c) => {
     const { caseNo } = c.req.valid("param");
     const { queryCode } = c.req.valid("query");
     const kase = await getCase(c.var.db, caseNo);

@@ -12,6 +12,7 @@ import { page } from "./layout.js";
 import { caseNoSchema, queryCodeSchema } from "./cases.js";
 import { zv } from "./validate.js";
 import { maskIdNumber } from "../domain/codes.js";
+import { queryCodeGuard } from "./lookup-guard.js";
 
 const trackQuery = z.object({ caseNo: caseNoSchema, queryCode: queryCodeSchema });
 const formQuery = z.object({ caseNo: z.string().trim().max(40).optional(), queryCode: z.string().trim().max(20).optional() });
@@ -43,11 +44,11 @@ async function tracked(c: { var: CaseEnv["Variables"] }, caseNo: string, queryCo
 /** `GET /api/track` and the `/track` page. */
 export function trackRoutes() {
   return new Hono<CaseEnv>()
-    .get("/api/track", zv("query", trackQuery), async (c) => {
+    .get("/api/track", zv("query", trackQuery), queryCodeGuard("api", "track"), async (c) => {
       const q = c.req.valid("query");
       return c.json(await tracked(c, q.caseNo, q.queryCode));
     })
-    .get("/track", zv("query", formQuery), async (c) => {
+    .get("/track", zv("query", formQuery), queryCodeGuard("page", "track"), async (c) => {
       const q = c.req.valid("query");
       let body = html``;
       if (q.caseNo && q.queryCode) {

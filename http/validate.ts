@@ -61,10 +61,22 @@ export function requestTextProblem(value: unknown): { field: string; message: st
   return null;
 }
 
+/**
+ * What people call a request's fields (`{ login: "登录名" }`): given, a problem's `detail` names the
+ * field so (`登录名：…`) instead of by its member name. `field`/`errors[].field` stay member names.
+ */
+export type FieldLabels = Readonly<Record<string, string>>;
+
+/** The `detail` of a validation problem about one field. */
+function fieldDetail(field: string, message: string, labels?: FieldLabels): string {
+  if (!labels) return `字段 ${field} 不合法：${message}`;
+  return `${labels[field] ?? (field === "json" || field === "body" || field === "query" || field === "param" ? "请求内容" : field)}：${message}`;
+}
+
 /** Refuses text that cannot travel unchanged, before a schema sees it (400 naming the field). */
-function refuseBadText(value: unknown): void {
+function refuseBadText(value: unknown, labels?: FieldLabels): void {
   const bad = requestTextProblem(value);
-  if (bad) throw new AppError("validation_failed", `字段 ${bad.field} 不合法：${bad.message}`, { field: bad.field, errors: [{ field: bad.field, message: bad.message }] });
+  if (bad) throw new AppError("validation_failed", fieldDetail(bad.field, bad.message, labels), { field: bad.field, errors: [{ field: bad.field, message: bad.message }] });
 }
 
 /** A whole number written in plain digits: no sign, hex, exponent, fraction or spaces (a year, a page, a seq). */
@@ -82,31 +94,35 @@ export function line(message = "不能包含换行或控制字符") {
 }
 
 /** A problem listing every invalid field (`errors[].field` is a dotted path). */
-export function validationError(issues: readonly z.core.$ZodIssue[], target: keyof ValidationTargets): AppError {
-  const errors = issues.map((i) => ({ field: i.path.map(String).join(".") || target, message: i.message }));
+export function validationError(issues: readonly z.core.$ZodIssue[], target: keyof ValidationTargets, labels?: FieldLabels): AppError {
+  return fieldsError(issues.map((i) => ({ field: i.path.map(String).join(".") || target, message: i.message })), labels);
+}
+
+/** A 400 `validation_failed` for fields found invalid (at least one), the first named in `detail`. */
+export function fieldsError(errors: readonly { field: string; message: string }[], labels?: FieldLabels): AppError {
   const first = errors[0]!;
-  return new AppError("validation_failed", `字段 ${first.field} 不合法：${first.message}`, { field: first.field, errors });
+  return new AppError("validation_failed", fieldDetail(first.field, first.message, labels), { field: first.field, errors });
 }
 
 /** Validates a request part with a zod schema; a failure is a 400 problem and the handler never runs. */
-export function zv<T extends keyof ValidationTargets, S extends z.ZodType>(target: T, schema: S) {
+export function zv<T extends keyof ValidationTargets, S extends z.ZodType>(target: T, schema: S, labels?: FieldLabels) {
   return validator(target, async (value: unknown, _c: Context) => {
-    refuseBadText(value);
+    refuseBadText(value, labels);
     const parsed = await schema.safeParseAsync(value);
-    if (!parsed.success) throw validationError(parsed.error.issues, target);
+    if (!parsed.success) throw validationError(parsed.error.issues, target, labels);
     return parsed.data as z.output<S>;
   }) as MiddlewareHandler<any, string, { in: { [K in T]: z.input<S> }; out: { [K in T]: z.output<S> } }>;
 }
 
 /** Validates a JSON body; a request without a JSON content type is a 400 naming the body. */
-export function jsonBody<S extends z.ZodType>(schema: S) {
+export function jsonBody<S extends z.ZodType>(schema: S, labels?: FieldLabels) {
   return validator("json", async (value: unknown, c: Context) => {
     if (!/^application\/([\w.-]+\+)?json/i.test(c.req.header("content-type") ?? "")) {
       throw new AppError("bad_request", "请求体必须是 JSON（Content-Type: application/json）", { field: "body" });
     }
-    refuseBadText(value);
+    refuseBadText(value, labels);
     const parsed = await schema.safeParseAsync(value);
-    if (!parsed.success) throw validationError(parsed.error.issues, "json");
+    if (!parsed.success) throw validationError(parsed.error.issues, "json", labels);
     return parsed.data as z.output<S>;
   }) as MiddlewareHandler<any, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }>;
 }

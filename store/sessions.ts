@@ -90,9 +90,13 @@ export async function audit(db: Db, e: AuditEntry, at: Date): Promise<void> {
   await db.insert(auditLog).values({ at: at.toISOString(), actor: e.actor, action: e.action, subject: e.subject, detail: e.detail ?? "", address: e.address ?? null });
 }
 
-/** The audit log, newest first, optionally of one action, before a seq (keyset paging). */
-export async function readAudit(db: Db, q: { action?: string; before?: number; limit: number }) {
-  const conds = [q.action ? eq(auditLog.action, q.action) : undefined, q.before ? lt(auditLog.seq, q.before) : undefined].filter((c) => c !== undefined);
+/** The audit log, newest first, optionally of one action and/or one subject (a case number, a login), before a seq (keyset paging). */
+export async function readAudit(db: Db, q: { action?: string; subject?: string; before?: number; limit: number }) {
+  const conds = [
+    q.action ? eq(auditLog.action, q.action) : undefined,
+    q.subject ? eq(auditLog.subject, q.subject) : undefined,
+    q.before ? lt(auditLog.seq, q.before) : undefined,
+  ].filter((c) => c !== undefined);
   return db
     .select()
     .from(auditLog)

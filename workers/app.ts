@@ -25,6 +25,9 @@ import { reconcileRoutes } from "./reconcile.js";
 import { reconcileScript } from "./reconcile-script.js";
 import { verifyScript } from "./verify-script.js";
 import { syncRoutes } from "./sync.js";
+import { accountRoutes } from "./accounts.js";
+import { applicantRoutes } from "./applicants.js";
+import { accessLogRoutes } from "../http/access-log.js";
 
 export interface CityAppOptions {
   /** Injected clock (tests pin time); defaults to the real one. */
@@ -71,6 +74,9 @@ export function createCityApp(opts: CityAppOptions = {}) {
   app.route("/", catalogRoutes());
   app.route("/", syncRoutes());
   app.route("/", adminRoutes());
+  app.route("/", accountRoutes());
+  app.route("/", applicantRoutes());
+  app.route("/", accessLogRoutes());
   app.route("/", reconcileRoutes());
   app.route("/", approvalRoutes());
   app.route("/", conflictRoutes());

@@ -49,6 +49,7 @@ const PROBLEM_TITLES = {
   node_revoked: [403, "节点已被撤销"],
   node_mismatch: [403, "签名节点与批次节点不一致"],
   forbidden: [403, "无权执行该操作"],
+  password_change_required: [403, "请先修改密码"],
   forbidden_role: [403, "当前角色无权执行该操作"],
   not_owner: [403, "该环节不归本窗口办理"],
   cross_site: [403, "拒绝跨站请求"],
@@ -63,6 +64,7 @@ const PROBLEM_TITLES = {
   payload_too_large: [413, "请求体过大"],
   unsupported_media_type: [415, "不支持的请求内容类型"],
   misdirected_request: [421, "主机名不属于本服务"],
+  too_many_attempts: [429, "尝试次数过多"],
   internal: [500, "服务器内部错误"],
 } as const satisfies Record<string, readonly [number, string]>;
 
