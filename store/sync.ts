@@ -28,7 +28,9 @@ import { makeCalendar } from "../domain/time.js";
 import type { PulledReference } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
-import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
+import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, type PullResponse, type PullResponseV1, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
+import { PROTOCOL_VERSION, type ProtocolVersion } from "../domain/protocol-versions.js";
+import { accountFeed } from "./accounts.js";
 import { isWriteConflict, serializedBy, type Db } from "./db.js";
 import { caseVersionGuard, chainHead, eventSideEffects, readVersion, withVersion } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
@@ -148,7 +150,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
-  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null, pushSincePullAt: nowIso };
+  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null, pushSincePullAt: nowIso, protocolVersion: p.v };
   const stmts: Stmt[] = [
     ...claimStatements(db, node, { batchId: p.batchId, sentAt: p.sentAt, events: events.length }, new Date(nowIso)),
     db
@@ -160,6 +162,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
           lastContactAt: nowIso,
           reportedHeadSeq: p.headSeq,
           skewMs,
+          protocolVersion: p.v,
           ...(events.length ? { lastPushAt: nowIso } : {}),
           // The first push since the node last pulled starts the clock on the reference it worked with.
           pushSincePullAt: sql`coalesce(${nodeContacts.pushSincePullAt}, ${nowIso})`,
@@ -192,7 +195,8 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
   return {
     kind: "ok",
     response: {
-      v: PROTOCOL_VERSION,
+      // Answered in the version the node spoke (push answers are alike in every version so far).
+      v: p.v,
       ackedSeq: plan.head.seq,
       chainHead: plan.head.hash,
       stored: plan.accepted.length,
@@ -263,11 +267,11 @@ function claimStatements(db: Db, node: string, m: { batchId: string; sentAt: str
  * the catalog and calendar changes the node had applied before asking — the reference its offline
  * work is judged by — and that its next push starts a fresh grace period.
  */
-export async function claimPull(db: Db, node: string, m: { batchId: string; sentAt: string; cursor: number | null }, now: Date): Promise<boolean> {
+export async function claimPull(db: Db, node: string, m: { v: ProtocolVersion; batchId: string; sentAt: string; cursor: number | null }, now: Date): Promise<boolean> {
   try {
     const stmts: Stmt[] = [
       ...claimStatements(db, node, { batchId: m.batchId, sentAt: m.sentAt, events: 0 }, now),
-      db.update(nodeContacts).set({ lastPullAt: now.toISOString(), pulledCursor: m.cursor ?? 0, pushSincePullAt: null }).where(eq(nodeContacts.code, node)),
+      db.update(nodeContacts).set({ lastPullAt: now.toISOString(), pulledCursor: m.cursor ?? 0, pushSincePullAt: null, protocolVersion: m.v }).where(eq(nodeContacts.code, node)),
     ];
     await db.batch(stmts as [Stmt, ...Stmt[]]);
     return true;
@@ -295,12 +299,24 @@ async function wireEvents(db: Db, keys: readonly string[]): Promise<WireEvent[]>
   return out.sort((a, b) => order.get(`${a.origin}:${a.seq}`)! - order.get(`${b.origin}:${b.seq}`)!);
 }
 
+export interface PullRequest {
+  /** The version the node spoke: the answer is in its format. */
+  v: ProtocolVersion;
+  /** null before the node's first pull. */
+  cursor: number | null;
+  limit: number;
+  /** Every account of the hall, not only those changed after the cursor (version 2). */
+  accountsSnapshot?: boolean;
+}
+
 /**
  * What `node` receives after `cursor`: catalog and calendar changes (everything on a first pull),
- * and the events and conflict flags on its cases. The change rows are read before their
- * contents, so content is never older than the cursor handed out.
+ * the events and conflict flags on its cases and, from version 2, its hall's staff accounts (all
+ * of them on a first pull or when asked). The change rows are read before their contents, so
+ * content is never older than the cursor handed out. A version 1 node gets the version 1 format.
  */
-export async function buildPull(db: Db, node: string, cursorIn: number | null, limit: number, now: Date): Promise<PullResponse> {
+export async function buildPull(db: Db, node: string, req: PullRequest, now: Date): Promise<PullResponse | PullResponseV1> {
+  const { cursor: cursorIn, limit } = req;
   const cursor = cursorIn ?? 0;
   // The head first: a snapshot's cursor must not pass a change committed after the rows were read.
   const [top] = await db.select({ seq: changes.seq }).from(changes).orderBy(desc(changes.seq)).limit(1);
@@ -314,7 +330,7 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
   const snapshot = cursorIn === null;
   const keysOf = (kind: string) => [...new Set(rows.filter((r) => r.kind === kind).map((r) => r.key))];
   const res: PullResponse = {
-    v: PROTOCOL_VERSION,
+    v: 2,
     cursor: rows.length ? rows.at(-1)!.seq : cursor,
     hasMore: rows.length === limit,
     snapshot,
@@ -326,6 +342,8 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     conflicts: [],
     delegations: [],
     revocations: [],
+    accounts: [],
+    departedAccounts: [],
     serverTime: now.toISOString(),
   };
   if (!res.hasMore) res.cursor = Math.max(res.cursor, head);
@@ -357,6 +375,12 @@ export async function buildPull(db: Db, node: string, cursorIn: number | null, l
     const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, node), inArray(conflicts.seq, part))).orderBy(asc(conflicts.seq));
     for (const c of found) res.conflicts.push({ origin: c.origin, seq: c.seq, caseNo: c.caseNo, type: c.type, reason: c.reason, detectedAt: c.detectedAt });
   }
+  if (req.v === 1) {
+    // A version 1 node knows nothing of accounts: its answer is the version 1 format, without them.
+    const { accounts: _a, departedAccounts: _d, ...v1 } = res;
+    return { ...v1, v: 1 };
+  }
+  Object.assign(res, await accountFeed(db, node, keysOf("account"), snapshot || req.accountsSnapshot === true));
   return res;
 }
 
@@ -373,6 +397,10 @@ export interface NodeReconciliation {
   divergences: number;
   skewMs: number | null;
   clockFlagged: boolean;
+  /** The sync protocol version of the node's last message (null: none recorded yet). */
+  protocolVersion: number | null;
+  /** The node speaks an older version than the city: it keeps syncing, but should be upgraded. */
+  upgradeNeeded: boolean;
 }
 
 /** Per enrolled node: what the city holds of its chain and what the node last reported. */
@@ -400,6 +428,8 @@ export async function reconcile(db: Db): Promise<NodeReconciliation[]> {
       divergences: divergenceCounts.find((x) => x.origin === n.code)?.n ?? 0,
       skewMs: c?.skewMs ?? null,
       clockFlagged: c ? Math.abs(c.skewMs) > MAX_CLOCK_SKEW_MS : false,
+      protocolVersion: c?.protocolVersion ?? null,
+      upgradeNeeded: c?.protocolVersion != null && c.protocolVersion < PROTOCOL_VERSION,
     });
   }
   return out;
