@@ -35,7 +35,7 @@ export const GRANTS: Readonly<Record<Permission, readonly Role[]>> = {
   "case.read": ["clerk", "approver", "supervisor", "applicant"],
   "case.act": ["clerk", "approver", "applicant"],
   "case.print": ["clerk", "supervisor", "applicant"],
-  "sync.control": ["clerk"],
+  "sync.control": ["clerk", "admin"],
   "conflict.read": ["clerk", "supervisor"],
   "conflict.resolve": ["clerk", "supervisor"],
   "reconcile.read": ["supervisor", "admin"],
