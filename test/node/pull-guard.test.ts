@@ -95,6 +95,17 @@ describe("an item that fails the node's checks", () => {
         },
       ],
     });
+    // The list is for the hall's staff: an anonymous visitor of the LAN gets nothing of it.
+    const anonymous = await fetch(`${n.url}/api/sync/flagged`);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toEqual({
+      type: "https://tongban.example.cn/problems/unauthorized",
+      title: "未认证",
+      status: 401,
+      detail: "请先登录，再查看和控制同步",
+      code: "unauthorized",
+      instance: "/api/sync/flagged",
+    });
     // Kept for whoever looks into it, without the password hash.
     const [row] = await nodeRows(n, "select item from pulled_flags");
     expect(JSON.parse(row!.item as string)).toMatchObject({ id: bad, role: "boss", name: "改名乙", passwordHash: "（不保存）" });
@@ -147,13 +158,15 @@ describe("an item that fails the node's checks", () => {
 });
 
 describe("an answer that fails the protocol", () => {
-  const cases: [string, (a: Record<string, any>) => unknown, string][] = [
-    ["a cursor that is no number", (a) => ({ ...a, cursor: "later" }), "市级的拉取响应不符合同步协议（版本 2），已整体拒收，未写入任何内容，下次同步时重试：字段 cursor：类型不正确，应为数字"],
-    ["a list that is no list", (a) => ({ ...a, accounts: { first: a.accounts[0] } }), "市级的拉取响应不符合同步协议（版本 2），已整体拒收，未写入任何内容，下次同步时重试：字段 accounts：类型不正确，应为列表"],
+  /** What the rewrite does, the rewrite, and the reason the node gives (knowing the cursor it had). */
+  const cases: [string, (a: Record<string, any>) => unknown, (cursor: number) => string][] = [
+    ["a cursor that is no number", (a) => ({ ...a, cursor: "later" }), () => "市级的拉取响应不符合同步协议（版本 2），已整体拒收，未写入任何内容，下次同步时重试：字段 cursor：类型不正确，应为数字"],
+    ["a list that is no list", (a) => ({ ...a, accounts: { first: a.accounts[0] } }), () => "市级的拉取响应不符合同步协议（版本 2），已整体拒收，未写入任何内容，下次同步时重试：字段 accounts：类型不正确，应为列表"],
+    ["a cursor going back", (a) => ({ ...a, cursor: 0 }), (cursor) => `市级的拉取响应游标 0 早于本节点已应用的 ${cursor}，已整体拒收，未写入任何内容，下次同步时重试`],
     [
       "a version 1 answer (no accounts: below the node's floor)",
       ({ accounts: _a, departedAccounts: _d, ...rest }) => ({ ...rest, v: 1 }),
-      "市级的拉取响应使用同步协议版本 1，本节点只接受版本 2：未写入任何内容，请升级市级系统",
+      () => "市级的拉取响应使用同步协议版本 1，本节点只接受版本 2：未写入任何内容，请升级市级系统",
     ],
   ];
   for (const [what, rewrite, reason] of cases) {
@@ -165,7 +178,8 @@ describe("an answer that fails the protocol", () => {
 
       proxy.rewritePull = rewrite;
       const refused = await status(n);
-      expect(refused).toMatchObject({ online: false, lastError: reason, cursor: before.cursor, flaggedItems: 0 });
+      expect(before.cursor).toBeGreaterThan(0);
+      expect(refused).toMatchObject({ online: false, lastError: reason(before.cursor), cursor: before.cursor, flaggedItems: 0 });
       expect(await signInStatus(n, id)).toBe(401);
       expect(await nodeRows(n, "select count(*) as n from accounts where id = ?", [id])).toEqual([{ n: 0 }]);
 
