@@ -83,5 +83,6 @@ export function cityRefusal(received: unknown): string {
 /** The Chinese reason a node refuses a pull answer of another version. */
 export function nodeRefusal(received: unknown): string {
   const shown = received === undefined || received === null ? "（未标明）" : typeof received === "string" ? JSON.stringify(received) : String(received);
-  return `市级的拉取响应使用同步协议版本 ${shown}，本节点只接受版本 ${range(NODE_MIN_PROTOCOL_VERSION, PROTOCOL_VERSION)}：未写入任何内容，请升级市级系统`;
+  const advice = typeof received === "number" && received < NODE_MIN_PROTOCOL_VERSION ? "请升级市级系统" : "请联系管理员检查市级系统";
+  return `市级的拉取响应使用同步协议版本 ${shown}，本节点只接受版本 ${range(NODE_MIN_PROTOCOL_VERSION, PROTOCOL_VERSION)}：未写入任何内容，${advice}`;
 }

@@ -29,7 +29,7 @@ export interface GuardedPull {
   response: PullResponse;
   flagged: PullFlag[];
   /** Accounts a flagged row was about: disabled here until a good row comes (fail closed). */
-  disableAccounts: string[];
+  accountsToDisable: string[];
 }
 
 export type PullGuardResult = { kind: "rejected"; reason: string } | { kind: "accepted"; pull: GuardedPull };
@@ -130,10 +130,10 @@ export async function guardPull(db: Db, node: string, raw: unknown, sentCursor: 
     else flag("accounts", a, `属于 ${a.hall}，不属于本节点`);
   }
   // A malformed account row still names its account: fail closed on it.
-  const disableAccounts = [...new Set(flagged.filter((f) => f.kind === "accounts" && /^[A-Za-z0-9._-]{1,64}$/.test(f.key)).map((f) => f.key))];
+  const accountsToDisable = [...new Set(flagged.filter((f) => f.kind === "accounts" && /^[A-Za-z0-9._-]{1,64}$/.test(f.key)).map((f) => f.key))];
 
   response.events = await checkEvents(db, node, checked("events"), flag);
-  return { kind: "accepted", pull: { response, flagged, disableAccounts } };
+  return { kind: "accepted", pull: { response, flagged, accountsToDisable } };
 }
 
 /**

@@ -188,7 +188,7 @@ export async function applyPull(db: Db, node: string, pull: GuardedPull, at: Dat
       stmts.push(db.insert(conflicts).values({ ...c, node: "", resolvedAt: null, resolution: null }).onConflictDoNothing());
     }
     stmts.push(...storePulledAccounts(db, node, res.accounts, res.departedAccounts, iso));
-    stmts.push(...disableAccounts(db, pull.disableAccounts, iso));
+    stmts.push(...disableAccounts(db, pull.accountsToDisable, iso));
     if (flagged.length) {
       stmts.push(
         ...bulkInsert(

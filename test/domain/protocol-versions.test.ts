@@ -99,5 +99,7 @@ describe("protocol floors", () => {
     expect(cityRefusal(undefined)).toBe("同步协议版本 （未标明） 不受支持：市级支持版本 1–2（当前版本 2），请将节点升级到受支持的版本");
     expect(cityRefusal("2")).toBe('同步协议版本 "2" 不受支持：市级支持版本 1–2（当前版本 2），请将节点升级到受支持的版本');
     expect(nodeRefusal(1)).toBe("市级的拉取响应使用同步协议版本 1，本节点只接受版本 2：未写入任何内容，请升级市级系统");
+    expect(nodeRefusal(3)).toBe("市级的拉取响应使用同步协议版本 3，本节点只接受版本 2：未写入任何内容，请联系管理员检查市级系统");
+    expect(nodeRefusal(undefined)).toBe("市级的拉取响应使用同步协议版本 （未标明），本节点只接受版本 2：未写入任何内容，请联系管理员检查市级系统");
   });
 });
