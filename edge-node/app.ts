@@ -12,7 +12,7 @@ import { caseRoutes } from "../http/cases.js";
 import { AppError, notFound, onError } from "../http/errors.js";
 import type { CaseEnv } from "../http/env.js";
 import type { Db } from "../store/db.js";
-import { casesNotAtCity, replicaState } from "../store/replica.js";
+import { casesNotAtCity, listPulledFlags, replicaState } from "../store/replica.js";
 import { CachedReference } from "../store/reference.js";
 import { conflictRoutes } from "../http/conflicts.js";
 import { assetRoutes } from "../http/assets.js";
@@ -108,6 +108,7 @@ export function createNodeApp(deps: NodeAppDeps) {
   };
   app.get("/api/sync/status", requires("sync.control"), async (c) => c.json(await agent().status()));
   app.post("/api/sync/now", requires("sync.control"), async (c) => c.json(await agent().syncNow()));
+  app.get("/api/sync/flagged", requires("sync.control"), async (c) => c.json({ flagged: await listPulledFlags(deps.db) }));
   app.route("/", conflictRoutes());
   // A city-managed account changes its password at the city; a local one (node:clerk) here.
   app.route("/", sessionRoutes({ cookie: sessionCookie(deps.code), mayChangePassword: (a) => a.source === "local" }));

@@ -5,9 +5,10 @@
  * backs off exponentially with jitter. Intake never waits for it.
  */
 import type { JWK } from "jose";
-import { MAX_CLOCK_SKEW_MS, MAX_PUSH_BYTES, MAX_PUSH_EVENTS, PROTOCOL_VERSION, type PullPayload, type PullResponse, type PushResponse } from "../domain/sync-protocol.js";
+import { MAX_CLOCK_SKEW_MS, MAX_PUSH_BYTES, MAX_PUSH_EVENTS, PROTOCOL_VERSION, pushResponseSchema, type PullPayload, type PushResponse } from "../domain/sync-protocol.js";
 import type { Db } from "../store/db.js";
-import { applyPull, conflictCount, eventHashAt, replicaState, storeAck } from "../store/replica.js";
+import { accountsComplete, applyPull, conflictCount, eventHashAt, pulledFlagCount, replicaState, storeAck } from "../store/replica.js";
+import { guardPull } from "../store/pull-guard.js";
 import { signedHeaders, syncSigner, type SignedRequest } from "./jws.js";
 import { PushThread, type SentBatch } from "./push-thread.js";
 
@@ -50,6 +51,10 @@ export interface SyncStatus {
   skewMs: number | null;
   clockWarning: string | null;
   conflicts: number;
+  /** Pulled items set aside because they failed the node's checks (`GET /api/sync/flagged`). */
+  flaggedItems: number;
+  /** The sync protocol version this node speaks. */
+  protocolVersion: number;
   nextAttemptAt: string | null;
 }
 
@@ -73,6 +78,16 @@ function cityReply<T>(status: number, text: string): T {
   }
   if (status < 200 || status > 299) throw new CityError(String(parsed.detail ?? `HTTP ${status}`), status, parsed);
   return parsed as T;
+}
+
+/** The city's answer to a push, checked against the protocol before the node records anything of it. */
+function pushAnswer(raw: unknown): PushResponse {
+  const r = pushResponseSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`市级的推送响应不符合同步协议（版本 ${PROTOCOL_VERSION}）：${i?.path.map(String).join(".") || "响应"} ${i?.message ?? ""}`.trim());
+  }
+  return r.data;
 }
 
 /** Runs push/pull rounds against the city. */
@@ -148,7 +163,7 @@ export class SyncAgent {
 
   /** The replication state for the console and `GET /api/sync/status`. */
   async status(): Promise<SyncStatus> {
-    const [st, conflicts] = await Promise.all([replicaState(this.o.db, this.o.code), conflictCount(this.o.db)]);
+    const [st, conflicts, flaggedItems] = await Promise.all([replicaState(this.o.db, this.o.code), conflictCount(this.o.db), pulledFlagCount(this.o.db)]);
     const skewed = this.skewMs !== null && Math.abs(this.skewMs) > MAX_CLOCK_SKEW_MS;
     return {
       online: this.online,
@@ -164,6 +179,8 @@ export class SyncAgent {
         ? `本机时钟比市级${this.skewMs! > 0 ? "快" : "慢"} ${Math.round(Math.abs(this.skewMs!) / 60_000)} 分钟，受理时间和期限可能不准，请立即校准系统时间`
         : null,
       conflicts,
+      flaggedItems,
+      protocolVersion: PROTOCOL_VERSION,
       nextAttemptAt: this.nextAttemptAt?.toISOString() ?? null,
     };
   }
@@ -275,7 +292,7 @@ export class SyncAgent {
     const launch = async () => {
       const batch = await this.pusher.send({ afterSeq: from, headSeq: st.headSeq, maxEvents: this.o.maxBatchEvents, sentAt: this.o.now().toISOString() });
       from = batch.lastSeq;
-      const res = batch.response.then((r) => cityReply<PushResponse>(r.status, r.text));
+      const res = batch.response.then((r) => pushAnswer(cityReply<unknown>(r.status, r.text)));
       res.catch(() => {}); // observed when its turn comes
       inflight.push({ lastSeq: batch.lastSeq, count: batch.count, res });
     };
@@ -327,23 +344,33 @@ export class SyncAgent {
     }
   }
 
-  /** Pulls until the city has nothing more after the cursor. */
+  /**
+   * Pulls until the city has nothing more after the cursor. Each answer is checked before anything
+   * of it is written: a bad answer is refused whole (the round fails, saying why, and the next one
+   * asks again); a bad item in a good answer is set aside and flagged, and the rest applies.
+   */
   private async pull(): Promise<void> {
     const { db, code } = this.o;
     for (let guard = 0; guard < 100_000; guard++) {
       const st = await replicaState(db, code);
-      const res = await this.send<PullResponse>("/api/sync/pull", {
+      // A node that never received its hall's accounts (new, or upgraded from version 1) asks for all of them.
+      const askAccounts = !(await accountsComplete(db));
+      const raw = await this.send<unknown>("/api/sync/pull", {
         v: PROTOCOL_VERSION,
         kind: "pull",
         node: code,
         batchId: crypto.randomUUID(),
         sentAt: this.o.now().toISOString(),
         cursor: st.cursor,
+        ...(askAccounts ? { accountsSnapshot: true } : {}),
       });
-      const applied = await applyPull(db, res, this.o.now());
-      if (applied.items || applied.calendar || res.departments.length) this.o.onReferenceChanged();
+      const checked = await guardPull(db, code, raw, st.cursor);
+      if (checked.kind === "rejected") throw new Error(checked.reason);
+      const applied = await applyPull(db, code, checked.pull, this.o.now(), { accountsComplete: askAccounts });
+      if (applied.items || applied.calendar) this.o.onReferenceChanged();
+      if (applied.flagged) this.o.log(`拉取的内容中有 ${applied.flagged} 项未通过校验，已单独标记，其余已应用（见 GET /api/sync/flagged）`);
       this.lastPullAt = this.o.now().toISOString();
-      if (!res.hasMore) return;
+      if (!checked.pull.response.hasMore) return;
     }
   }
 }

@@ -67,6 +67,12 @@ export function sessionRoutes(opts: SessionRoutesOptions) {
         await audit(c.var.db, { actor: actorOf(principalOf(account)), action: "sign_in_failed", subject: login, detail: "disabled", address }, now);
         throw new AppError("unauthorized", "账号已停用，请联系管理员");
       }
+      // A password that must be changed first, where it cannot be changed (a city account at a
+      // node): the person changes it at the city, and signs in here once the new one has come by pull.
+      if (account.mustChangePassword && opts.mayChangePassword && !opts.mayChangePassword(account)) {
+        await audit(c.var.db, { actor: actorOf(principalOf(account)), action: "sign_in_failed", subject: login, detail: "must_change_password_elsewhere", address }, now);
+        throw new AppError("password_change_required", "此账号须先修改初始密码或重置后的密码，本节点不能修改市级账号的密码：请先登录市级系统修改密码，新密码同步到本节点后再在此登录");
+      }
       await clearFailures(c.var.db, keys[0]!.key);
       const session = await openSession(c.var.db, account.id, now);
       setCookie(c, opts.cookie, session.token, {

@@ -237,6 +237,8 @@ export const nodeContacts = sqliteTable("node_contacts", {
   pulledCursor: integer("pulled_cursor"),
   /** The city's clock at the node's first push since its last pull (null while none came). */
   pushSincePullAt: text("push_since_pull_at"),
+  /** The sync protocol version of the node's last message (null: none since versions were recorded). */
+  protocolVersion: integer("protocol_version"),
 });
 
 /** City: every signed batch seen, so a captured batch replayed later is refused. */
@@ -414,6 +416,27 @@ export const auditLog = sqliteTable(
   },
   (t) => [index("audit_log_action_idx").on(t.action, t.seq)],
 );
+
+/**
+ * Node: items of a pull answer that failed the node's checks (a malformed row, an event whose hash,
+ * chain or limits do not hold, an account of another hall). They are kept here with the reason
+ * instead of being applied, so one bad item never stops the pulls after it.
+ */
+export const pulledFlags = sqliteTable("pulled_flags", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  /** The list of the pull answer it came in (`events`, `accounts`, …). */
+  kind: text("kind").notNull(),
+  /** What it names, when that could be read: an `origin:seq`, an account id, an item code, a date. */
+  key: text("key").notNull(),
+  /** For an event: its case, whose later pulled events are held back too. */
+  caseNo: text("case_no"),
+  reason: text("reason").notNull(),
+  /** The item as it came (a password hash left out), for whoever looks into it. */
+  item: text("item").notNull(),
+  /** The cursor of the answer that carried it. */
+  cursor: integer("cursor").notNull(),
+  flaggedAt: text("flagged_at").notNull(),
+});
 
 /**
  * Optimistic concurrency for `cases`. D1 has no interactive transactions, so each batch that

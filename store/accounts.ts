@@ -3,9 +3,9 @@
  * a hall's staff rows reach its node by pull. A node may also hold local clerks made with
  * `npm run node:clerk` before it could pull any; a city account with the same login replaces one.
  */
-import { and, asc, eq, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { accounts, changes } from "../schema/tables.js";
+import { accounts, changes, sessions } from "../schema/tables.js";
 import type { Principal } from "../domain/principal.js";
 import type { Db } from "./db.js";
 
@@ -62,36 +62,95 @@ export async function updateAccount(db: Db, before: AccountRow, patch: Partial<A
   return after;
 }
 
+/** The columns of an account a node receives. */
+const PULLED_COLUMNS = {
+  id: accounts.id,
+  login: accounts.login,
+  name: accounts.name,
+  role: accounts.role,
+  hall: accounts.hall,
+  department: accounts.department,
+  passwordHash: accounts.passwordHash,
+  mustChangePassword: accounts.mustChangePassword,
+  disabledAt: accounts.disabledAt,
+  updatedAt: accounts.updatedAt,
+};
+
 /** The accounts with these ids as a node receives them. */
 export async function pulledAccounts(db: Db, ids: readonly string[]): Promise<PulledAccount[]> {
   if (ids.length === 0) return [];
   return db
-    .select({
-      id: accounts.id,
-      login: accounts.login,
-      name: accounts.name,
-      role: accounts.role,
-      hall: accounts.hall,
-      department: accounts.department,
-      passwordHash: accounts.passwordHash,
-      mustChangePassword: accounts.mustChangePassword,
-      disabledAt: accounts.disabledAt,
-      updatedAt: accounts.updatedAt,
-    })
+    .select(PULLED_COLUMNS)
     .from(accounts)
     .where(sql`${accounts.id} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`);
 }
 
 /**
- * Statements storing pulled accounts at a node: a city account replaces a local one of the same
- * login; an account moved to another hall is disabled here.
+ * City: what a hall's node pulls of accounts — its staff accounts among those changed (`changedIds`,
+ * from the feed), or all of them (`snapshot`: a first pull, or a node that never received them),
+ * and the ids of changed accounts that are no longer its staff (moved to another hall, or gone),
+ * without their hashes. An applicant or the city's own staff never reach a node.
  */
-export function storePulledAccounts(db: Db, hall: string, pulled: readonly PulledAccount[], at: string): Stmt[] {
+export async function accountFeed(db: Db, hall: string, changedIds: readonly string[], snapshot: boolean): Promise<{ accounts: PulledAccount[]; departedAccounts: string[] }> {
+  const [changed, all] = await Promise.all([
+    pulledAccounts(db, changedIds),
+    snapshot ? db.select(PULLED_COLUMNS).from(accounts).where(and(eq(accounts.hall, hall), ne(accounts.role, "applicant"))) : Promise.resolve([]),
+  ]);
+  const ours = new Map<string, PulledAccount>();
+  for (const a of [...changed, ...all]) if (a.hall === hall && a.role !== "applicant") ours.set(a.id, a);
+  return {
+    accounts: [...ours.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    departedAccounts: [...new Set(changedIds.filter((id) => !ours.has(id)))],
+  };
+}
+
+/**
+ * Node: statements storing pulled accounts of its hall. A city account replaces a local one of the
+ * same login. The open sessions of an account end when the pulled row disables it, asks for a new
+ * password, or changes its password, role, hall or department, and those of a replaced account end
+ * with it. A departed account (moved to another hall) is removed with its sessions; a local clerk
+ * is never removed that way.
+ */
+export function storePulledAccounts(db: Db, hall: string, pulled: readonly PulledAccount[], departed: readonly string[], at: string): Stmt[] {
   const out: Stmt[] = [];
   for (const a of pulled) {
     const row = { ...a, disabledAt: a.hall === hall ? a.disabledAt : (a.disabledAt ?? at), phone: null, idNumber: null, source: "city" as const, createdAt: a.updatedAt };
+    const ends = a.disabledAt !== null || a.mustChangePassword || a.hall !== hall;
+    out.push(
+      db.delete(sessions).where(
+        inArray(
+          sessions.accountId,
+          db
+            .select({ id: accounts.id })
+            .from(accounts)
+            .where(
+              and(
+                or(eq(accounts.id, a.id), eq(accounts.login, a.login)),
+                ends
+                  ? sql`1`
+                  : or(ne(accounts.id, a.id), ne(accounts.source, "city"), ne(accounts.passwordHash, a.passwordHash), ne(accounts.role, a.role), ne(accounts.hall, a.hall), sql`${accounts.department} IS NOT ${a.department}`),
+              ),
+            ),
+        ),
+      ),
+    );
     out.push(db.delete(accounts).where(and(eq(accounts.login, a.login), ne(accounts.id, a.id))));
     out.push(db.insert(accounts).values(row).onConflictDoUpdate({ target: accounts.id, set: row }));
   }
+  for (const id of departed) {
+    out.push(db.delete(sessions).where(and(eq(sessions.accountId, id), inArray(sessions.accountId, db.select({ id: accounts.id }).from(accounts).where(eq(accounts.source, "city"))))));
+    out.push(db.delete(accounts).where(and(eq(accounts.id, id), eq(accounts.source, "city"))));
+  }
   return out;
+}
+
+/**
+ * Node: statements disabling the accounts that a pulled row it could not accept was about (and
+ * ending their sessions): whatever that row said, it was not that the account may go on as it was.
+ */
+export function disableAccounts(db: Db, ids: readonly string[], at: string): Stmt[] {
+  return ids.flatMap((id) => [
+    db.delete(sessions).where(eq(sessions.accountId, id)),
+    db.update(accounts).set({ disabledAt: at, updatedAt: at }).where(and(eq(accounts.id, id), isNull(accounts.disabledAt))),
+  ]);
 }

@@ -3,19 +3,21 @@
  * applying what it pulled. Applying twice changes nothing; the cursor moves in the same batch
  * as the changes it covers.
  */
-import { and, asc, count, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { approvalRevocations, calendarDays, calendarYears, caseEvents, conflicts, delegations, departments, serviceItems, settings } from "../schema/tables.js";
+import { approvalRevocations, calendarDays, calendarYears, caseEvents, conflicts, delegations, departments, pulledFlags, serviceItems, settings } from "../schema/tables.js";
 import { applyEvent, type CaseSnapshot } from "../domain/lifecycle.js";
 import { GENESIS_HASH, type ChainedEvent } from "../domain/events.js";
-import type { PullResponse } from "../domain/sync-protocol.js";
+import { disableAccounts, storePulledAccounts } from "./accounts.js";
+import { bulkInsert } from "./bulk.js";
+import type { GuardedPull } from "./pull-guard.js";
 import { serialized, type Db } from "./db.js";
 import { chainHead, eventSideEffects } from "./cases.js";
 import { heldSeqs, insertEventStatements, loadCases, writeCaseStatements } from "./sync.js";
 
 type Stmt = BatchItem<"sqlite">;
 
-const KEYS = { ackedSeq: "sync.ackedSeq", ackedHash: "sync.ackedHash", cursor: "sync.cursor" } as const;
+const KEYS = { ackedSeq: "sync.ackedSeq", ackedHash: "sync.ackedHash", cursor: "sync.cursor", accountsComplete: "sync.accountsComplete" } as const;
 
 /** The node's own code, recorded at its first start (so tools on its data directory know whose it is). */
 export const NODE_CODE_SETTING = "node.code";
@@ -89,12 +91,44 @@ export async function conflictCount(db: Db): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-/** Applies a pull response and advances the cursor, all in one batch. Returns what changed. */
-export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ events: number; items: number; calendar: number; conflicts: number }> {
+/** What applying a pull changed. */
+export interface PullApplied {
+  events: number;
+  items: number;
+  calendar: number;
+  conflicts: number;
+  accounts: number;
+  flagged: number;
+}
+
+/** The most of a flagged item kept (its JSON), so a huge bad item cannot fill the node's disk. */
+const MAX_FLAGGED_ITEM = 8_000;
+
+/** A flagged item as stored: its JSON without any password hash, cut to a bounded length. */
+function storedItem(item: unknown): string {
+  const shown = typeof item === "object" && item !== null && !Array.isArray(item) && "passwordHash" in item ? { ...(item as object), passwordHash: "（不保存）" } : item;
+  let text: string;
+  try {
+    text = JSON.stringify(shown) ?? "null";
+  } catch {
+    text = String(shown);
+  }
+  return text.length > MAX_FLAGGED_ITEM ? `${text.slice(0, MAX_FLAGGED_ITEM)}…` : text;
+}
+
+/**
+ * Applies a checked pull answer (`guardPull`) and advances the cursor, all in one batch: the items
+ * that passed are written, those that did not are kept in `pulled_flags` with their reason. An
+ * event that cannot be applied to its case is flagged too, and holds back its case's later events.
+ * `accountsComplete`: the answer carried every account of the hall (recorded, so the node stops asking).
+ */
+export async function applyPull(db: Db, node: string, pull: GuardedPull, at: Date, opts: { accountsComplete?: boolean } = {}): Promise<PullApplied> {
+  const res = pull.response;
   return serialized(db, async () => {
     const iso = at.toISOString();
+    const flagged = [...pull.flagged];
     const stmts: Stmt[] = [];
-    for (const d of res.departments as (typeof departments.$inferInsert)[]) {
+    for (const d of res.departments) {
       stmts.push(db.insert(departments).values(d).onConflictDoUpdate({ target: departments.code, set: d }));
     }
     for (const i of res.items as (typeof serviceItems.$inferInsert)[]) {
@@ -120,26 +154,80 @@ export async function applyPull(db: Db, res: PullResponse, at: Date): Promise<{ 
       const fresh = res.events.filter((e) => !held.has(`${e.origin}:${e.seq}`));
       const current = await loadCases(db, fresh.map((e) => e.caseNo));
       const changed = new Map<string, { before: CaseSnapshot | null; after: CaseSnapshot }>();
+      const taken: ChainedEvent[] = [];
+      const stuck = new Set<string>();
       for (const e of fresh) {
+        if (stuck.has(e.caseNo)) {
+          flagged.push({ kind: "events", key: `${e.origin}:${e.seq}`, caseNo: e.caseNo, reason: `事件所属办件 ${e.caseNo} 有更早的同步事件未通过校验，后续事件暂不应用`, item: e });
+          continue;
+        }
         const before = changed.get(e.caseNo)?.after ?? current.get(e.caseNo) ?? null;
+        taken.push(e);
         if (!before && e.type !== "opened") continue;
-        const after = applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> });
+        let after: CaseSnapshot;
+        try {
+          after = applyEvent(before, e as { caseNo: string; type: string; payload: Record<string, any> });
+        } catch {
+          taken.pop();
+          stuck.add(e.caseNo);
+          flagged.push({ kind: "events", key: `${e.origin}:${e.seq}`, caseNo: e.caseNo, reason: "事件无法应用到本节点的办件（内容缺项或与办件状态不符）", item: e });
+          continue;
+        }
         changed.set(e.caseNo, { before: changed.get(e.caseNo)?.before ?? current.get(e.caseNo) ?? null, after });
       }
-      stmts.push(...insertEventStatements(db, fresh.map((e) => ({ ...(e as ChainedEvent), receivedAt: iso }))));
-      stmts.push(...eventSideEffects(db, fresh));
+      stmts.push(...insertEventStatements(db, taken.map((e) => ({ ...e, receivedAt: iso }))));
+      stmts.push(...eventSideEffects(db, taken));
       stmts.push(...writeCaseStatements(db, [...changed.values()]));
-      applied = fresh.length;
+      applied = taken.length;
     }
-    for (const d of res.delegations ?? []) stmts.push(db.insert(delegations).values(d).onConflictDoNothing());
-    for (const r of res.revocations ?? []) {
+    for (const d of res.delegations) stmts.push(db.insert(delegations).values(d).onConflictDoNothing());
+    for (const r of res.revocations) {
       stmts.push(db.insert(approvalRevocations).values({ approvalId: r.id, reason: r.reason, revokedAt: r.revokedAt, revokedBy: "CITY" }).onConflictDoNothing());
     }
     for (const c of res.conflicts) {
       stmts.push(db.insert(conflicts).values({ ...c, node: "", resolvedAt: null, resolution: null }).onConflictDoNothing());
     }
+    stmts.push(...storePulledAccounts(db, node, res.accounts, res.departedAccounts, iso));
+    stmts.push(...disableAccounts(db, pull.accountsToDisable, iso));
+    if (flagged.length) {
+      stmts.push(
+        ...bulkInsert(
+          db,
+          pulledFlags,
+          flagged.map((f) => ({ kind: f.kind, key: f.key, caseNo: f.caseNo, reason: f.reason, item: storedItem(f.item), cursor: res.cursor, flaggedAt: iso })),
+        ),
+      );
+    }
     stmts.push(setSetting(db, KEYS.cursor, String(res.cursor), iso));
+    if (opts.accountsComplete) stmts.push(setSetting(db, KEYS.accountsComplete, iso, iso));
     await db.batch(stmts as [Stmt, ...Stmt[]]);
-    return { events: applied, items: res.items.length, calendar: res.calendarDays.length + res.calendarYears.length, conflicts: res.conflicts.length };
+    return {
+      events: applied,
+      items: res.items.length + res.departments.length,
+      calendar: res.calendarDays.length + res.calendarYears.length,
+      conflicts: res.conflicts.length,
+      accounts: res.accounts.length + res.departedAccounts.length,
+      flagged: flagged.length,
+    };
   });
+}
+
+/** Whether the node has received every account of its hall once (a first pull, or a snapshot after upgrading from version 1). */
+export async function accountsComplete(db: Db): Promise<boolean> {
+  return (await getSettings(db, [KEYS.accountsComplete])).has(KEYS.accountsComplete);
+}
+
+/** How many pulled items were set aside. */
+export async function pulledFlagCount(db: Db): Promise<number> {
+  const rows = await db.select({ n: count() }).from(pulledFlags);
+  return rows[0]?.n ?? 0;
+}
+
+/** The pulled items set aside, newest first (without the items themselves: they may hold personal data). */
+export async function listPulledFlags(db: Db, limit = 200) {
+  return db
+    .select({ seq: pulledFlags.seq, kind: pulledFlags.kind, key: pulledFlags.key, caseNo: pulledFlags.caseNo, reason: pulledFlags.reason, cursor: pulledFlags.cursor, flaggedAt: pulledFlags.flaggedAt })
+    .from(pulledFlags)
+    .orderBy(desc(pulledFlags.seq))
+    .limit(limit);
 }

@@ -1,19 +1,17 @@
 /**
- * The city's side of replication: ingesting a node's pushed batch, building what a node pulls,
- * and the reconciliation view. Everything a push changes is written in one `db.batch`.
+ * The city's side of replication: ingesting a node's pushed batch, recording each pull (what it
+ * is answered is built in `pull-feed.ts`), and the reconciliation view. Everything a push changes
+ * is written in one `db.batch`.
  */
-import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
-  approvalRevocations,
   calendarDays,
   calendarYears,
   caseEvents,
   cases,
   changes,
   conflicts,
-  delegations,
-  departments,
   divergences,
   nodeContacts,
   nodes,
@@ -28,7 +26,8 @@ import { makeCalendar } from "../domain/time.js";
 import type { PulledReference } from "../domain/ingest.js";
 import type { CaseSnapshot } from "../domain/lifecycle.js";
 import { verifyChain, GENESIS_HASH, type ChainBreak, type ChainedEvent } from "../domain/events.js";
-import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, type PullResponse, type PushPayload, type PushResponse, type WireEvent } from "../domain/sync-protocol.js";
+import { MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS, type PushPayload, type PushResponse } from "../domain/sync-protocol.js";
+import { PROTOCOL_VERSION, type ProtocolVersion } from "../domain/protocol-versions.js";
 import { isWriteConflict, serializedBy, type Db } from "./db.js";
 import { caseVersionGuard, chainHead, eventSideEffects, readVersion, withVersion } from "./cases.js";
 import { BULK_ROWS, bulkInsert } from "./bulk.js";
@@ -148,7 +147,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
   if (plan.kind === "gap") return { kind: "gap", ackedSeq: head.seq, chainHead: head.hash, firstSeq: plan.firstSeq };
   if (plan.kind === "invalid") return { kind: "invalid", reason: plan.reason, seq: plan.seq };
 
-  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null, pushSincePullAt: nowIso };
+  const contact = { code: node, lastContactAt: nowIso, reportedHeadSeq: p.headSeq, skewMs, lastPushAt: events.length ? nowIso : null, pushSincePullAt: nowIso, protocolVersion: p.v };
   const stmts: Stmt[] = [
     ...claimStatements(db, node, { batchId: p.batchId, sentAt: p.sentAt, events: events.length }, new Date(nowIso)),
     db
@@ -160,6 +159,7 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
           lastContactAt: nowIso,
           reportedHeadSeq: p.headSeq,
           skewMs,
+          protocolVersion: p.v,
           ...(events.length ? { lastPushAt: nowIso } : {}),
           // The first push since the node last pulled starts the clock on the reference it worked with.
           pushSincePullAt: sql`coalesce(${nodeContacts.pushSincePullAt}, ${nowIso})`,
@@ -192,7 +192,8 @@ async function ingestOnce(db: Db, node: string, p: PushPayload, nowIso: string, 
   return {
     kind: "ok",
     response: {
-      v: PROTOCOL_VERSION,
+      // Answered in the version the node spoke (push answers are alike in every version so far).
+      v: p.v,
       ackedSeq: plan.head.seq,
       chainHead: plan.head.hash,
       stored: plan.accepted.length,
@@ -263,11 +264,11 @@ function claimStatements(db: Db, node: string, m: { batchId: string; sentAt: str
  * the catalog and calendar changes the node had applied before asking — the reference its offline
  * work is judged by — and that its next push starts a fresh grace period.
  */
-export async function claimPull(db: Db, node: string, m: { batchId: string; sentAt: string; cursor: number | null }, now: Date): Promise<boolean> {
+export async function claimPull(db: Db, node: string, m: { v: ProtocolVersion; batchId: string; sentAt: string; cursor: number | null }, now: Date): Promise<boolean> {
   try {
     const stmts: Stmt[] = [
       ...claimStatements(db, node, { batchId: m.batchId, sentAt: m.sentAt, events: 0 }, now),
-      db.update(nodeContacts).set({ lastPullAt: now.toISOString(), pulledCursor: m.cursor ?? 0, pushSincePullAt: null }).where(eq(nodeContacts.code, node)),
+      db.update(nodeContacts).set({ lastPullAt: now.toISOString(), pulledCursor: m.cursor ?? 0, pushSincePullAt: null, protocolVersion: m.v }).where(eq(nodeContacts.code, node)),
     ];
     await db.batch(stmts as [Stmt, ...Stmt[]]);
     return true;
@@ -275,89 +276,6 @@ export async function claimPull(db: Db, node: string, m: { batchId: string; sent
     if (isWriteConflict(err)) return false;
     throw err;
   }
-}
-
-/** Stored events by `origin:seq` keys, in the order of the keys. */
-async function wireEvents(db: Db, keys: readonly string[]): Promise<WireEvent[]> {
-  const out: WireEvent[] = [];
-  for (const part of chunked(keys, 40)) {
-    const conds = part.map((k) => {
-      const i = k.lastIndexOf(":");
-      return and(eq(caseEvents.origin, k.slice(0, i)), eq(caseEvents.seq, Number(k.slice(i + 1))))!;
-    });
-    const rows = await db.select().from(caseEvents).where(or(...conds));
-    for (const r of rows) {
-      const { receivedAt: _r, ...e } = r;
-      out.push(e as WireEvent);
-    }
-  }
-  const order = new Map(keys.map((k, i) => [k, i]));
-  return out.sort((a, b) => order.get(`${a.origin}:${a.seq}`)! - order.get(`${b.origin}:${b.seq}`)!);
-}
-
-/**
- * What `node` receives after `cursor`: catalog and calendar changes (everything on a first pull),
- * and the events and conflict flags on its cases. The change rows are read before their
- * contents, so content is never older than the cursor handed out.
- */
-export async function buildPull(db: Db, node: string, cursorIn: number | null, limit: number, now: Date): Promise<PullResponse> {
-  const cursor = cursorIn ?? 0;
-  // The head first: a snapshot's cursor must not pass a change committed after the rows were read.
-  const [top] = await db.select({ seq: changes.seq }).from(changes).orderBy(desc(changes.seq)).limit(1);
-  const head = top?.seq ?? 0;
-  const rows = await db
-    .select()
-    .from(changes)
-    .where(and(gt(changes.seq, cursor), lte(changes.seq, head), or(isNull(changes.node), eq(changes.node, node))))
-    .orderBy(asc(changes.seq))
-    .limit(limit);
-  const snapshot = cursorIn === null;
-  const keysOf = (kind: string) => [...new Set(rows.filter((r) => r.kind === kind).map((r) => r.key))];
-  const res: PullResponse = {
-    v: PROTOCOL_VERSION,
-    cursor: rows.length ? rows.at(-1)!.seq : cursor,
-    hasMore: rows.length === limit,
-    snapshot,
-    departments: [],
-    items: [],
-    calendarDays: [],
-    calendarYears: [],
-    events: [],
-    conflicts: [],
-    delegations: [],
-    revocations: [],
-    serverTime: now.toISOString(),
-  };
-  if (!res.hasMore) res.cursor = Math.max(res.cursor, head);
-  if (snapshot) {
-    // The node's bundled seed may be older than the city's catalog: send all of it once.
-    res.departments = await db.select().from(departments);
-    res.items = await db.select().from(serviceItems);
-    res.calendarDays = await db.select().from(calendarDays);
-    res.calendarYears = await db.select().from(calendarYears);
-  } else {
-    for (const part of chunked(keysOf("department"), PARAM_CHUNK)) res.departments.push(...(await db.select().from(departments).where(inArray(departments.code, part))));
-    for (const part of chunked(keysOf("item"), PARAM_CHUNK)) res.items.push(...(await db.select().from(serviceItems).where(inArray(serviceItems.code, part))));
-    const dayKeys = keysOf("calendar_day");
-    for (const part of chunked(dayKeys, PARAM_CHUNK)) res.calendarDays.push(...(await db.select().from(calendarDays).where(inArray(calendarDays.date, part))));
-    for (const date of dayKeys) {
-      if (!res.calendarDays.some((d) => d.date === date)) res.calendarDays.push({ date, kind: "holiday", name: "", updatedAt: now.toISOString(), deleted: true });
-    }
-    for (const part of chunked(keysOf("calendar_year").map(Number), PARAM_CHUNK)) res.calendarYears.push(...(await db.select().from(calendarYears).where(inArray(calendarYears.year, part))));
-  }
-  res.events = await wireEvents(db, keysOf("event"));
-  for (const part of chunked(keysOf("delegation"), PARAM_CHUNK)) res.delegations.push(...(await db.select().from(delegations).where(inArray(delegations.id, part))));
-  const revoked = snapshot
-    ? await db.select().from(approvalRevocations)
-    : (await Promise.all(chunked(keysOf("revocation"), PARAM_CHUNK).map((part) => db.select().from(approvalRevocations).where(inArray(approvalRevocations.approvalId, part))))).flat();
-  res.revocations = revoked.map((r) => ({ id: r.approvalId, reason: r.reason, revokedAt: r.revokedAt }));
-  // A node's flags are on its own events: one query a chunk, not one a flag.
-  const flagKeys = keysOf("conflict").filter((k) => k.startsWith(`${node}:`)).map((k) => Number(k.slice(node.length + 1)));
-  for (const part of chunked(flagKeys, PARAM_CHUNK)) {
-    const found = await db.select().from(conflicts).where(and(eq(conflicts.origin, node), inArray(conflicts.seq, part))).orderBy(asc(conflicts.seq));
-    for (const c of found) res.conflicts.push({ origin: c.origin, seq: c.seq, caseNo: c.caseNo, type: c.type, reason: c.reason, detectedAt: c.detectedAt });
-  }
-  return res;
 }
 
 export interface NodeReconciliation {
@@ -373,6 +291,10 @@ export interface NodeReconciliation {
   divergences: number;
   skewMs: number | null;
   clockFlagged: boolean;
+  /** The sync protocol version of the node's last message (null: none recorded yet). */
+  protocolVersion: number | null;
+  /** The node speaks an older version than the city: it keeps syncing, but should be upgraded. */
+  upgradeNeeded: boolean;
 }
 
 /** Per enrolled node: what the city holds of its chain and what the node last reported. */
@@ -400,6 +322,8 @@ export async function reconcile(db: Db): Promise<NodeReconciliation[]> {
       divergences: divergenceCounts.find((x) => x.origin === n.code)?.n ?? 0,
       skewMs: c?.skewMs ?? null,
       clockFlagged: c ? Math.abs(c.skewMs) > MAX_CLOCK_SKEW_MS : false,
+      protocolVersion: c?.protocolVersion ?? null,
+      upgradeNeeded: c?.protocolVersion != null && c.protocolVersion < PROTOCOL_VERSION,
     });
   }
   return out;

@@ -12,8 +12,10 @@ import type { Db } from "../store/db.js";
 import { eq } from "drizzle-orm";
 import type { z } from "zod";
 import { nodes } from "../schema/tables.js";
-import { MAX_MESSAGE_AGE_MS, PROTOCOL_VERSION, pullPayloadSchema, pushPayloadSchema, SIGNATURE_HEADER } from "../domain/sync-protocol.js";
-import { buildPull, claimPull, ingestPush } from "../store/sync.js";
+import { MAX_MESSAGE_AGE_MS, pullPayloadSchemas, pushPayloadSchemas, SIGNATURE_HEADER } from "../domain/sync-protocol.js";
+import { CITY_MIN_PROTOCOL_VERSION, cityAccepts, cityRefusal, PROTOCOL_VERSION, type ProtocolVersion } from "../domain/protocol-versions.js";
+import { claimPull, ingestPush } from "../store/sync.js";
+import { buildPull } from "../store/pull-feed.js";
 import { AppError } from "../http/errors.js";
 import { validationError } from "../http/validate.js";
 import type { CityEnv } from "./env.js";
@@ -21,8 +23,11 @@ import { detachedJws, splitCompactJws, verifyNodeSignature } from "./node-jws.js
 
 const MAX_BODY = 4 * 1024 * 1024;
 
-/** Verifies a node-signed compact JWS and parses its payload; throws the precise problem. */
-async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schema: S): Promise<{ node: string; payload: z.output<S> }> {
+/**
+ * Verifies a node-signed compact JWS and parses its payload with the schema of the protocol
+ * version it states (any the city still speaks); throws the precise problem.
+ */
+async function verifyNodeMessage<M extends Readonly<Record<ProtocolVersion, z.ZodType>>>(c: Context<CityEnv>, schemas: M): Promise<{ node: string; payload: z.output<M[ProtocolVersion]> }> {
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > MAX_BODY) throw new AppError("invalid_batch", `批次过大（${declared} 字节，上限 ${MAX_BODY}）`, { field: "body" });
   let body: Uint8Array;
@@ -52,12 +57,16 @@ async function verifyNodeMessage<S extends z.ZodType>(c: Context<CityEnv>, schem
     throw new AppError("invalid_batch", "批次内容不是 JSON", { field: "payload" });
   }
   const v = (raw as { v?: unknown })?.v;
-  if (v !== PROTOCOL_VERSION) {
-    throw new AppError("unsupported_protocol", `同步协议版本 ${v === undefined ? "（未标明）" : String(v)} 不受支持，市级使用版本 ${PROTOCOL_VERSION}`, { protocolVersion: PROTOCOL_VERSION, received: v ?? null });
+  if (!cityAccepts(v)) {
+    throw new AppError("unsupported_protocol", cityRefusal(v), {
+      protocolVersion: PROTOCOL_VERSION,
+      supportedVersions: { min: CITY_MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
+      received: v ?? null,
+    });
   }
-  const parsed = await schema.safeParseAsync(raw);
+  const parsed = await schemas[v].safeParseAsync(raw);
   if (!parsed.success) throw batchError(code, parsed.error.issues) ?? validationError(parsed.error.issues, "json");
-  const payload = parsed.data as z.output<S> & { node: string; batchId: string; sentAt: string; events?: unknown[] };
+  const payload = parsed.data as z.output<M[ProtocolVersion]> & { node: string; batchId: string; sentAt: string; events?: unknown[] };
   if (payload.node !== code) throw new AppError("node_mismatch", `批次声称来自 ${payload.node}，但由节点 ${code} 签名`, { node: code, claimed: payload.node });
   // A signed message is good once, and only while fresh: a captured heartbeat must not keep a
   // dead hall looking alive, nor a captured pull hand its cases to whoever replays it.
@@ -124,7 +133,7 @@ async function checkPushedApproval(db: Db, node: string, e: ChainedEvent, before
 export function syncRoutes() {
   return new Hono<CityEnv>()
     .post("/api/sync/push", async (c) => {
-      const { node, payload } = await verifyNodeMessage(c, pushPayloadSchema);
+      const { node, payload } = await verifyNodeMessage(c, pushPayloadSchemas);
       const last = payload.events.at(-1);
       if (last && payload.headSeq < last.seq) {
         throw new AppError("invalid_batch", `节点报告的链头 ${payload.headSeq} 小于批次中的序号 ${last.seq}`, { node, seq: last.seq, field: "headSeq", reason: "head_behind_batch" });
@@ -148,8 +157,9 @@ export function syncRoutes() {
       }
     })
     .post("/api/sync/pull", async (c) => {
-      const { node, payload } = await verifyNodeMessage(c, pullPayloadSchema);
+      const { node, payload } = await verifyNodeMessage(c, pullPayloadSchemas);
       if (!(await claimPull(c.var.db, node, payload, c.var.now()))) throw replayed(node, payload.batchId);
-      return c.json(await buildPull(c.var.db, node, payload.cursor, payload.limit ?? 1000, c.var.now()));
+      const accountsSnapshot = payload.v >= 2 && "accountsSnapshot" in payload && payload.accountsSnapshot === true;
+      return c.json(await buildPull(c.var.db, node, { v: payload.v, cursor: payload.cursor, limit: payload.limit ?? 1000, accountsSnapshot }, c.var.now()));
     });
 }

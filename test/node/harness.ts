@@ -94,6 +94,8 @@ type Fault = "drop-response" | "cut-request" | "kill-after-commit";
 export class FaultProxy extends SwitchableServer {
   private fault: { kind: Fault; hook?: () => Promise<void> | void; fired?: () => void } | null = null;
   pushesSeen = 0;
+  /** Rewrites the city's successful pull answers on their way to the node (a city bug, or someone on the path), while set. */
+  rewritePull: ((answer: Record<string, any>) => unknown) | null = null;
   constructor(
     port: number,
     private readonly target: string,
@@ -135,7 +137,10 @@ export class FaultProxy extends SwitchableServer {
       req.socket.destroy();
       return;
     }
-    const answer = Buffer.from(await upstream.arrayBuffer());
+    let answer = Buffer.from(await upstream.arrayBuffer());
+    if (this.rewritePull && req.url === "/api/sync/pull" && upstream.status === 200) {
+      answer = Buffer.from(JSON.stringify(this.rewritePull(JSON.parse(answer.toString("utf8")) as Record<string, any>)));
+    }
     if (fault) {
       // The city has committed the batch; the node never hears back.
       await fault.hook?.();

@@ -101,7 +101,7 @@ describe("a batch that does not link to the city's chain head", () => {
     const res = await pushEvents(node, [first, second]);
     expect(res.status).toBe(200);
     expect(await json<PushResponse>(res)).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 3,
       chainHead: chain.event(3).hash,
       stored: 0,
@@ -141,7 +141,7 @@ describe("a batch that does not link to the city's chain head", () => {
     const res = await pushEvents(node, [first]);
     expect(res.status).toBe(200);
     expect(await json<PushResponse>(res)).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 0,
       chainHead: GENESIS_HASH,
       stored: 0,

@@ -317,7 +317,7 @@ describe("push", () => {
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     const body = await json<PushResponse>(res);
     expect(body).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 3,
       chainHead: events[2]!.hash,
       stored: 3,
@@ -369,6 +369,8 @@ describe("push", () => {
       divergences: 0,
       skewMs: body.skewMs,
       clockFlagged: false,
+      protocolVersion: 2,
+      upgradeNeeded: false,
     });
   });
 
@@ -379,7 +381,7 @@ describe("push", () => {
     const again = await pushEvents(node, chain.events);
     expect(again.status).toBe(200);
     expect(await json(again)).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 3,
       chainHead: chain.head.hash,
       stored: 0,
@@ -404,7 +406,7 @@ describe("push", () => {
     expect(heartbeat.status).toBe(200);
     const hb = await json<PushResponse>(heartbeat);
     expect(hb).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 4,
       chainHead: chain.head.hash,
       stored: 0,
@@ -425,6 +427,7 @@ describe("push", () => {
       pulled_cursor: null,
       // The node's first push (it has never pulled) starts the grace for the reference it shipped with.
       push_since_pull_at: expect.stringMatching(ISO),
+      protocol_version: 2,
     });
     expect(await eventCount(node.code)).toBe(4);
     expect(await reconciliationOf(node.code)).toMatchObject({ ackedSeq: 4, reportedHeadSeq: 7, pending: 3, lastContactAt: hb.serverTime });
@@ -732,7 +735,7 @@ describe("push", () => {
     const res = await pushEvents(node, other.events);
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 3,
       chainHead: chain.head.hash,
       stored: 0,
@@ -766,19 +769,20 @@ describe("push", () => {
     expect(await reconciliationOf(node.code)).toMatchObject({ ackedSeq: 3, chainHead: chain.head.hash, divergences: 1, conflicts: 0 });
   });
 
-  it("400 unsupported_protocol for another protocol version, bad_request for a body that is no JWS, validation_failed for a malformed payload", async () => {
+  it("400 unsupported_protocol for a protocol version the city does not speak, bad_request for a body that is no JWS, validation_failed for a malformed payload", async () => {
     const node = await enrolNode();
     const events = await makeEvents(node.code, 1);
-    const v2 = await signPush(node, { ...pushPayload(node, events), v: 2 });
-    expect(await problem(await push(v2), 400)).toEqual({
+    const v3 = await signPush(node, { ...pushPayload(node, events), v: 3 });
+    expect(await problem(await push(v3), 400)).toEqual({
       type: problemType("unsupported_protocol"),
       title: "同步协议版本不受支持",
       status: 400,
-      detail: "同步协议版本 2 不受支持，市级使用版本 1",
+      detail: "同步协议版本 3 不受支持：市级支持版本 1–2（当前版本 2），请先升级市级系统",
       code: "unsupported_protocol",
       instance: "/api/sync/push",
-      protocolVersion: 1,
-      received: 2,
+      protocolVersion: 2,
+      supportedVersions: { min: 1, max: 2 },
+      received: 3,
     });
 
     expect(await problem(await push("this is not a JWS"), 400)).toEqual({
@@ -797,7 +801,11 @@ describe("push", () => {
     // A signed JSON string: no version at all.
     const notJson = await signWith(node.privateKey, node.code, "just a string");
     expect(await problem(await push(notJson), 400)).toEqual(
-      problemBody("unsupported_protocol", "同步协议版本 （未标明） 不受支持，市级使用版本 1", "/api/sync/push", { protocolVersion: 1, received: null }),
+      problemBody("unsupported_protocol", "同步协议版本 （未标明） 不受支持：市级支持版本 1–2（当前版本 2），请将节点升级到受支持的版本", "/api/sync/push", {
+        protocolVersion: 2,
+        supportedVersions: { min: 1, max: 2 },
+        received: null,
+      }),
     );
 
     expect(await footprint(node.code)).toEqual(NOTHING);
@@ -833,7 +841,7 @@ describe("push", () => {
     expect(await footprint(node.code)).toEqual(NOTHING);
 
     const acknowledged = (ackedSeq: number, stored: number, duplicates: number) => ({
-      v: 1,
+      v: 2,
       ackedSeq,
       chainHead: chain.event(ackedSeq).hash,
       stored,
@@ -902,7 +910,7 @@ describe("push", () => {
     const reason = "办件到达市级时已处于“部门审查中”状态，“转送部门”不再有效";
     const body = await json<PushResponse>(res);
     expect(body).toEqual({
-      v: 1,
+      v: 2,
       ackedSeq: 3,
       chainHead: late.hash,
       stored: 1,
@@ -1075,7 +1083,7 @@ describe("pull", () => {
     expect(first.status).toBe(200);
     const snap = await json<PullResponse>(first);
     const maxChange = await countRows("select coalesce(max(seq), 0) as n from changes");
-    expect(snap).toMatchObject({ v: 1, snapshot: true, hasMore: false, cursor: maxChange, conflicts: [] });
+    expect(snap).toMatchObject({ v: 2, snapshot: true, hasMore: false, cursor: maxChange, conflicts: [] });
     expect(snap.items).toHaveLength(seedItems.length);
     expect(snap.items.map((i) => i.code).sort()).toEqual(seedItems.map((i) => i.code).sort());
     expect(snap.departments).toHaveLength(seedDepartments.length);
@@ -1092,7 +1100,7 @@ describe("pull", () => {
     expect(decided).toMatchObject({ state: "decided", event: { origin: "CITY", type: "decided" } });
 
     const second = await json<PullResponse>(await pullAs(node, snap.cursor));
-    expect(second).toMatchObject({ v: 1, snapshot: false, hasMore: false, items: [], departments: [], calendarDays: [], conflicts: [] });
+    expect(second).toMatchObject({ v: 2, snapshot: false, hasMore: false, items: [], departments: [], calendarDays: [], conflicts: [] });
     expect(second.cursor).toBeGreaterThan(snap.cursor);
     // The resumption, the decision and the signed approval the city issued for the grant travel to the node.
     expect(second.events.map((e) => e.type)).toEqual(["resumed", "decided", "approval-issued"]);
